@@ -1,0 +1,138 @@
+/* auth.c — SMTP AUTH via GNU SASL. */
+#include "config.h"
+#include "auth.h"
+#include "log.h"
+#include "util.h"
+#include <gsasl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Gsasl *g_ctx;
+
+static Gsasl *ctx(void)
+{
+    if (!g_ctx && gsasl_init(&g_ctx) != GSASL_OK)
+        g_ctx = NULL;
+    return g_ctx;
+}
+
+const char *auth_choose(char *const *prefs, int nprefs, const struct smtp_caps *caps)
+{
+    Gsasl *g = ctx();
+    if (!g)
+        return NULL;
+    for (int i = 0; i < nprefs; i++)
+        if (caps_has_mech(caps, prefs[i]) && gsasl_client_support_p(g, prefs[i]))
+            return prefs[i];
+    return NULL;
+}
+
+/* Mechanisms where the server speaks first (no initial response). */
+static int server_first(const char *mech)
+{
+    return strcmp(mech, "LOGIN") == 0 || strcmp(mech, "CRAM-MD5") == 0;
+}
+
+static int fail_code(const struct smtp_reply *r)
+{
+    if (r->code / 100 == 4)
+        return EX_TEMPFAIL;
+    return EX_NOPERM;
+}
+
+int auth_run(struct conn *c, const char *mech, const char *user, const char *password,
+             int timeout_s, struct smtp_reply *last)
+{
+    Gsasl *g = ctx();
+    Gsasl_session *s = NULL;
+    char *out = NULL;
+    char line[1024];
+    char shown[64];
+    int rc;
+
+    reply_init(last);
+    if (!g || gsasl_client_start(g, mech, &s) != GSASL_OK) {
+        snprintf(c->err, sizeof c->err, "GNU SASL cannot start mechanism %s", mech);
+        return EX_SOFTWARE;
+    }
+    gsasl_property_set(s, GSASL_AUTHID, user);
+    gsasl_property_set(s, GSASL_PASSWORD, password);
+
+    if (server_first(mech)) {
+        snprintf(line, sizeof line, "AUTH %s", mech);
+        rc = conn_send_line(c, line, timeout_s);
+    } else {
+        int st = gsasl_step64(s, "", &out);
+        if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
+            snprintf(c->err, sizeof c->err, "SASL %s: %s", mech, gsasl_strerror(st));
+            rc = EX_SOFTWARE;
+            goto done;
+        }
+        /* RFC 4954: an empty initial response is sent as "=" */
+        snprintf(line, sizeof line, "AUTH %s %s", mech, out && *out ? out : "=");
+        snprintf(shown, sizeof shown, "AUTH %s <initial response redacted>", mech);
+        rc = conn_send_line_redacted(c, line, shown, timeout_s);
+        secure_wipe(line, sizeof line);
+        if (out) {
+            secure_wipe(out, strlen(out));
+            gsasl_free(out);
+            out = NULL;
+        }
+    }
+    if (rc < 0) {
+        rc = EX_TEMPFAIL;
+        goto done;
+    }
+    for (int round = 0; round < 10; round++) {
+        if (conn_read_reply(c, last, timeout_s) < 0) {
+            rc = EX_TEMPFAIL;
+            goto done;
+        }
+        if (last->code == 235) {
+            rc = 0;
+            goto done;
+        }
+        if (last->code != 334) {
+            char fl[200];
+            snprintf(c->err, sizeof c->err, "AUTH %s refused: %d %s", mech, last->code,
+                     reply_first_line(last, fl, sizeof fl));
+            rc = fail_code(last);
+            goto done;
+        }
+        /* 334 <base64 challenge> */
+        char chal[REPLY_MAX_LINE];
+        reply_first_line(last, chal, sizeof chal);
+        int st = gsasl_step64(s, chal, &out);
+        if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
+            /* cancel the exchange (RFC 4954 4.) */
+            snprintf(c->err, sizeof c->err, "SASL %s: %s (bad server challenge?)", mech,
+                     gsasl_strerror(st));
+            struct smtp_reply tmp;
+            if (conn_send_line(c, "*", timeout_s) == 0)
+                conn_read_reply(c, &tmp, timeout_s);
+            rc = EX_PROTOCOL;
+            goto done;
+        }
+        snprintf(shown, sizeof shown, "<SASL response redacted>");
+        rc = conn_send_line_redacted(c, out ? out : "", shown, timeout_s);
+        if (out) {
+            secure_wipe(out, strlen(out));
+            gsasl_free(out);
+            out = NULL;
+        }
+        if (rc < 0) {
+            rc = EX_TEMPFAIL;
+            goto done;
+        }
+    }
+    snprintf(c->err, sizeof c->err, "AUTH %s: too many rounds", mech);
+    rc = EX_PROTOCOL;
+done:
+    if (out) {
+        secure_wipe(out, strlen(out));
+        gsasl_free(out);
+    }
+    gsasl_finish(s);   /* frees properties; GNU SASL does not wipe them, so we set them last */
+    return rc;
+}

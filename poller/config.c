@@ -1,0 +1,875 @@
+/* config.c — libconfuse schema, defaults and validation. */
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "util.h"
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- schema --------------------------------------------------------- */
+
+static cfg_opt_t timeout_opts[] = {
+    CFG_INT("connect", -1, CFGF_NONE),
+    CFG_INT("greeting", -1, CFGF_NONE),
+    CFG_INT("command", -1, CFGF_NONE),
+    CFG_INT("etrn", -1, CFGF_NONE),
+    CFG_INT("quit", -1, CFGF_NONE),
+    CFG_INT("tls", -1, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t relay_opts[] = {
+    CFG_STR("host", NULL, CFGF_NODEFAULT),
+    CFG_INT("port", 0, CFGF_NONE),
+    CFG_STR("tls", "starttls", CFGF_NONE),
+    CFG_STR("ca-file", NULL, CFGF_NONE),
+    CFG_STR("tls-name", NULL, CFGF_NONE),
+    CFG_STR_LIST("pin-sha256", NULL, CFGF_NONE),
+    CFG_STR_LIST("auth-mechanisms", "{SCRAM-SHA-256,CRAM-MD5,PLAIN,LOGIN}", CFGF_NONE),
+    CFG_STR("username", NULL, CFGF_NONE),
+    CFG_STR("password-file", NULL, CFGF_NONE),
+    CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
+    CFG_STR_LIST("domains", NULL, CFGF_NONE),
+    CFG_INT("max-etrn-per-session", 0, CFGF_NONE),
+    CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t ddns_opts[] = {
+    CFG_STR("protocol", "dyndns2", CFGF_NONE),
+    CFG_STR("preset", NULL, CFGF_NONE),
+    CFG_STR("hostname", NULL, CFGF_NONE),
+    CFG_STR("server", NULL, CFGF_NONE),
+    CFG_STR("username", NULL, CFGF_NONE),
+    CFG_STR("password-file", NULL, CFGF_NONE),
+    CFG_STR("zone", NULL, CFGF_NONE),
+    CFG_INT("ttl", 60, CFGF_NONE),
+    CFG_BOOL("ipv4", cfg_true, CFGF_NONE),
+    CFG_BOOL("ipv6", cfg_false, CFGF_NONE),
+    CFG_STR("address-source", "interface", CFGF_NONE),
+    CFG_STR("interface", NULL, CFGF_NONE),
+    CFG_STR("check-ip-url", NULL, CFGF_NONE),
+    CFG_STR("check-ip-url6", NULL, CFGF_NONE),
+    CFG_STR("on-private-address", "warn", CFGF_NONE),
+    CFG_STR("method", "GET", CFGF_NONE),
+    CFG_STR("url", NULL, CFGF_NONE),
+    CFG_STR_LIST("headers", NULL, CFGF_NONE),
+    CFG_STR("body", NULL, CFGF_NONE),
+    CFG_INT_LIST("success-status", "{200,299}", CFGF_NONE),
+    CFG_STR("wait-server", NULL, CFGF_NONE),
+    CFG_INT("wait-timeout", 60, CFGF_NONE),
+    CFG_INT("delay-after-change", 0, CFGF_NONE),
+    CFG_INT("force-refresh-days", 25, CFGF_NONE),
+    CFG_INT("timeout", 30, CFGF_NONE),
+    CFG_BOOL("required", cfg_false, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t link_opts[] = {
+    CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
+    CFG_BOOL("require-default-route", cfg_true, CFGF_NONE),
+    CFG_INT("settle", 2, CFGF_NONE),
+    CFG_INT("interval", 0, CFGF_NONE),
+    CFG_INT("backoff-min", 30, CFGF_NONE),
+    CFG_INT("backoff-max", 1800, CFGF_NONE),
+    CFG_INT("cycle-timeout", 3600, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t hold_opts[] = {
+    CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+    CFG_INT("port", 25, CFGF_NONE),
+    CFG_STR("local-address", NULL, CFGF_NONE),
+    CFG_STR("source", NULL, CFGF_NONE),
+    CFG_INT("quiet", 10, CFGF_NONE),
+    CFG_INT("first-contact", 120, CFGF_NONE),
+    CFG_INT("max-hold", 1800, CFGF_NONE),
+    CFG_INT("sample-ms", 200, CFGF_NONE),
+    CFG_BOOL("keepalive", cfg_true, CFGF_NONE),
+    CFG_INT("keepalive-interval", 120, CFGF_NONE),
+    CFG_STR_LIST("flush-command", NULL, CFGF_NONE),
+    CFG_BOOL("wait-outbound", cfg_false, CFGF_NONE),
+    CFG_BOOL("check-local-mta", cfg_false, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t hooks_opts[] = {
+    CFG_STR("dir", NULL, CFGF_NONE),
+    CFG_STR_LIST("pre-poll", NULL, CFGF_NONE),
+    CFG_STR_LIST("post-poll", NULL, CFGF_NONE),
+    CFG_STR_LIST("hold-done", NULL, CFGF_NONE),
+    CFG_INT("timeout", 30, CFGF_NONE),
+    CFG_END()
+};
+
+static cfg_opt_t top_opts[] = {
+    CFG_STR("ehlo-name", NULL, CFGF_NONE),
+    CFG_STR("state-dir", ETP_DEFAULT_STATEDIR, CFGF_NONE),
+    CFG_STR("user", NULL, CFGF_NONE),
+    CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
+    CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("ddns", ddns_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("link", link_opts, CFGF_NONE),
+    CFG_SEC("hold", hold_opts, CFGF_NONE),
+    CFG_SEC("hooks", hooks_opts, CFGF_NONE),
+    CFG_END()
+};
+
+/* ---- error collection ----------------------------------------------- */
+
+struct errbuf {
+    char *buf;
+    size_t size, len;
+    int count;
+};
+static struct errbuf *g_eb;   /* libconfuse's error callback has no user pointer */
+
+static void eb_add(struct errbuf *eb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void eb_add(struct errbuf *eb, const char *fmt, ...)
+{
+    eb->count++;
+    if (!eb->buf || eb->len + 2 >= eb->size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(eb->buf + eb->len, eb->size - eb->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    eb->len += (size_t)n;
+    if (eb->len >= eb->size - 1)
+        eb->len = eb->size - 2;
+    eb->buf[eb->len++] = '\n';
+    eb->buf[eb->len] = '\0';
+}
+
+static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (!g_eb)
+        return;
+    if (cfg && cfg->filename)
+        eb_add(g_eb, "%s:%d: %s", cfg->filename, cfg->line, msg);
+    else
+        eb_add(g_eb, "%s", msg);
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+static char *dupopt(cfg_t *sec, const char *name)
+{
+    const char *s = cfg_getstr(sec, name);
+    return (s && *s) ? strdup(s) : NULL;
+}
+
+static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
+                   struct errbuf *eb, const char *file, int line)
+{
+    int size = (int)cfg_size(sec, name);
+    *n = 0;
+    if (size > max) {
+        eb_add(eb, "%s:%d: %s: at most %d entries", file, line, name, max);
+        size = max;
+    }
+    for (int i = 0; i < size; i++) {
+        const char *v = cfg_getnstr(sec, name, (unsigned)i);
+        if (!v || !*v) {
+            eb_add(eb, "%s:%d: %s: empty entry", file, line, name);
+            continue;
+        }
+        out[(*n)++] = strdup(v);
+    }
+    return 0;
+}
+
+static int range(struct errbuf *eb, const char *file, int line, const char *what,
+                 long v, long lo, long hi)
+{
+    if (v < lo || v > hi) {
+        eb_add(eb, "%s:%d: %s = %ld is out of range (%ld..%ld)", file, line, what, v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int getint(cfg_t *sec, const char *name, long lo, long hi, struct errbuf *eb,
+                  const char *file, int line)
+{
+    long v = cfg_getint(sec, name);
+    if (range(eb, file, line, name, v, lo, hi) < 0)
+        return (int)lo;
+    return (int)v;
+}
+
+const char *node_invalid(const char *node)
+{
+    size_t n = strlen(node);
+    if (n == 0)
+        return "empty node";
+    if (n > CFG_NODE_MAX)
+        return "longer than 255 characters";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)node[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return "contains a space, control or non-ASCII character";
+    }
+    const char *p = node;
+    if (*p == '#') {          /* RFC 1985: "#" queue name, any printable */
+        if (n == 1)
+            return "empty queue name after '#'";
+        return NULL;
+    }
+    if (*p == '@')
+        p++;
+    if (*p == '[') {          /* address literal [1.2.3.4] or [IPv6:...] */
+        if (node[n - 1] != ']' || n < 3)
+            return "address literal must be [address]";
+        for (const char *q = p + 1; q < node + n - 1; q++)
+            if (!isalnum((unsigned char)*q) && !strchr(".:-", *q))
+                return "bad character in address literal";
+        return NULL;
+    }
+    if (!*p)
+        return "empty domain after '@'";
+    /* domain: labels of letters, digits, hyphens; no empty label */
+    size_t lab = 0;
+    for (const char *q = p; ; q++) {
+        if (*q == '.' || *q == '\0') {
+            if (lab == 0)
+                return "empty label in domain";
+            if (lab > 63)
+                return "domain label longer than 63 characters";
+            if (q[-1] == '-')
+                return "domain label ends with '-'";
+            if (*q == '\0')
+                break;
+            lab = 0;
+            continue;
+        }
+        if (lab == 0 && *q == '-')
+            return "domain label starts with '-'";
+        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_')
+            return "bad character in domain";
+        lab++;
+    }
+    return NULL;
+}
+
+int relay_port(const struct relay_cfg *r)
+{
+    if (r->port)
+        return r->port;
+    return r->tls == TLS_IMPLICIT ? 465 : 25;
+}
+
+const char *tls_mode_name(enum tls_mode m)
+{
+    switch (m) {
+    case TLS_STARTTLS: return "starttls";
+    case TLS_IMPLICIT: return "implicit";
+    default: return "none";
+    }
+}
+
+static void timeouts_read(cfg_t *sec, struct timeouts *t, const struct timeouts *dflt,
+                          struct errbuf *eb, const char *file)
+{
+    cfg_t *ts = cfg_getsec(sec, "timeouts");
+    struct { const char *name; int *dst; int dv; } f[] = {
+        { "connect", &t->connect, dflt->connect },
+        { "greeting", &t->greeting, dflt->greeting },
+        { "command", &t->command, dflt->command },
+        { "etrn", &t->etrn, dflt->etrn },
+        { "quit", &t->quit, dflt->quit },
+        { "tls", &t->tls, dflt->tls },
+    };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(f); i++) {
+        long v = ts ? cfg_getint(ts, f[i].name) : -1;
+        if (v < 0)
+            *f[i].dst = f[i].dv;
+        else if (range(eb, file, ts->line, f[i].name, v, 1, 3600) == 0)
+            *f[i].dst = (int)v;
+        else
+            *f[i].dst = f[i].dv;
+    }
+}
+
+static char *default_ehlo_name(void)
+{
+    char host[256];
+    if (gethostname(host, sizeof host - 1) < 0)
+        return strdup("localhost");
+    host[sizeof host - 1] = '\0';
+    if (strchr(host, '.'))
+        return strdup(host);
+    struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
+        strchr(res->ai_canonname, '.')) {
+        char *s = strdup(res->ai_canonname);
+        freeaddrinfo(res);
+        return s;
+    }
+    if (res)
+        freeaddrinfo(res);
+    return strdup(host);
+}
+
+struct preset { const char *name, *url; };
+static const struct preset presets[] = {
+    { "dyn",       "https://members.dyndns.org/nic/update" },
+    { "noip",      "https://dynupdate.no-ip.com/nic/update" },
+    { "dynu",      "https://api.dynu.com/nic/update" },
+    { "dnsomatic", "https://updates.dnsomatic.com/nic/update" },
+    { "desec",     "https://update.dedyn.io/nic/update" },
+    { "ovh",       "https://www.ovh.com/nic/update?system=dyndns" },
+    { "strato",    "https://dyndns.strato.com/nic/update" },
+    { "selfhost",  "https://carol.selfhost.de/nic/update" },
+};
+
+/* ---- sections -------------------------------------------------------- */
+
+static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto,
+                       struct errbuf *eb, const char *file)
+{
+    r->name = strdup(cfg_title(s));
+    r->line = s->line;
+    r->host = dupopt(s, "host");
+    if (!r->host)
+        eb_add(eb, "%s:%d: relay %s: 'host' is required", file, r->line, r->name);
+    r->port = getint(s, "port", 0, 65535, eb, file, r->line);
+    const char *t = cfg_getstr(s, "tls");
+    if (strcmp(t, "starttls") == 0)
+        r->tls = TLS_STARTTLS;
+    else if (strcmp(t, "implicit") == 0)
+        r->tls = TLS_IMPLICIT;
+    else if (strcmp(t, "none") == 0)
+        r->tls = TLS_NONE;
+    else
+        eb_add(eb, "%s:%d: relay %s: tls = \"%s\": must be starttls, implicit or none",
+               file, r->line, r->name, t);
+    r->ca_file = dupopt(s, "ca-file");
+    if (r->ca_file && access(r->ca_file, R_OK) < 0)
+        eb_add(eb, "%s:%d: relay %s: ca-file %s: %s", file, r->line, r->name, r->ca_file,
+               strerror(errno));
+    r->tls_name = dupopt(s, "tls-name");
+    getlist(s, "pin-sha256", r->pins, CFG_MAX_PINS, &r->npins, eb, file, r->line);
+    for (int i = 0; i < r->npins; i++) {
+        const char *why = tls_pin_invalid(r->pins[i]);
+        if (why)
+            eb_add(eb, "%s:%d: relay %s: pin-sha256 \"%s\": %s", file, r->line, r->name,
+                   r->pins[i], why);
+    }
+    getlist(s, "auth-mechanisms", r->mechs, CFG_MAX_MECHS, &r->nmechs, eb, file, r->line);
+    for (int i = 0; i < r->nmechs; i++) {
+        for (char *p = r->mechs[i]; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        static const char *known[] = { "SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN" };
+        int ok = 0;
+        for (size_t k = 0; k < ETP_ARRAY_LEN(known); k++)
+            ok |= strcmp(r->mechs[i], known[k]) == 0;
+        if (!ok)
+            eb_add(eb, "%s:%d: relay %s: auth-mechanisms: unsupported \"%s\" (use SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN)",
+                   file, r->line, r->name, r->mechs[i]);
+    }
+    r->username = dupopt(s, "username");
+    r->password_file = dupopt(s, "password-file");
+    if (r->username && !r->password_file)
+        eb_add(eb, "%s:%d: relay %s: 'username' needs 'password-file'", file, r->line, r->name);
+    if (!r->username && r->password_file)
+        eb_add(eb, "%s:%d: relay %s: 'password-file' needs 'username'", file, r->line, r->name);
+    r->allow_plaintext_auth = cfg_getbool(s, "allow-plaintext-auth");
+    if (r->allow_plaintext_auth && r->tls != TLS_NONE)
+        eb_add(eb, "%s:%d: relay %s: allow-plaintext-auth only makes sense with tls = none",
+               file, r->line, r->name);
+    if (r->tls == TLS_NONE && r->username && !r->allow_plaintext_auth)
+        eb_add(eb, "%s:%d: relay %s: tls = none with a username would send the password in clear; "
+               "set allow-plaintext-auth = yes if you really mean it", file, r->line, r->name);
+    getlist(s, "domains", r->nodes, CFG_MAX_NODES, &r->nnodes, eb, file, r->line);
+    if (r->nnodes == 0)
+        eb_add(eb, "%s:%d: relay %s: 'domains' must list at least one node", file, r->line, r->name);
+    for (int i = 0; i < r->nnodes; i++) {
+        const char *why = node_invalid(r->nodes[i]);
+        if (why)
+            eb_add(eb, "%s:%d: relay %s: domain \"%s\": %s", file, r->line, r->name,
+                   r->nodes[i], why);
+    }
+    r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
+    timeouts_read(s, &r->to, dto, eb, file);
+}
+
+static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const char *file)
+{
+    d->name = strdup(cfg_title(s));
+    d->line = s->line;
+    const char *p = cfg_getstr(s, "protocol");
+    if (strcmp(p, "dyndns2") == 0)
+        d->proto = DDNS_DYNDNS2;
+    else if (strcmp(p, "powerdns") == 0)
+        d->proto = DDNS_POWERDNS;
+    else if (strcmp(p, "custom") == 0)
+        d->proto = DDNS_CUSTOM;
+    else
+        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be dyndns2, powerdns or custom",
+               file, d->line, d->name, p);
+    d->hostname = dupopt(s, "hostname");
+    if (!d->hostname)
+        eb_add(eb, "%s:%d: ddns %s: 'hostname' is required", file, d->line, d->name);
+    d->server = dupopt(s, "server");
+    const char *preset = cfg_getstr(s, "preset");
+    if (preset) {
+        size_t i;
+        for (i = 0; i < ETP_ARRAY_LEN(presets); i++)
+            if (strcmp(presets[i].name, preset) == 0)
+                break;
+        if (i == ETP_ARRAY_LEN(presets))
+            eb_add(eb, "%s:%d: ddns %s: unknown preset \"%s\"", file, d->line, d->name, preset);
+        else if (d->proto != DDNS_DYNDNS2)
+            eb_add(eb, "%s:%d: ddns %s: presets are for protocol dyndns2", file, d->line, d->name);
+        else if (!d->server)
+            d->server = strdup(presets[i].url);
+    }
+    d->username = dupopt(s, "username");
+    d->password_file = dupopt(s, "password-file");
+    d->zone = dupopt(s, "zone");
+    d->ttl = getint(s, "ttl", 1, 86400, eb, file, d->line);
+    d->ipv4 = cfg_getbool(s, "ipv4");
+    d->ipv6 = cfg_getbool(s, "ipv6");
+    if (!d->ipv4 && !d->ipv6)
+        eb_add(eb, "%s:%d: ddns %s: ipv4 and ipv6 are both off", file, d->line, d->name);
+    const char *src = cfg_getstr(s, "address-source");
+    if (strcmp(src, "interface") == 0)
+        d->source = ADDR_INTERFACE;
+    else if (strcmp(src, "url") == 0)
+        d->source = ADDR_URL;
+    else
+        eb_add(eb, "%s:%d: ddns %s: address-source = \"%s\": must be interface or url",
+               file, d->line, d->name, src);
+    d->interface = dupopt(s, "interface");
+    d->checkip_url = dupopt(s, "check-ip-url");
+    d->checkip_url6 = dupopt(s, "check-ip-url6");
+    if (d->source == ADDR_URL && d->ipv4 && !d->checkip_url)
+        eb_add(eb, "%s:%d: ddns %s: address-source = url needs check-ip-url", file, d->line, d->name);
+    if (d->source == ADDR_URL && d->ipv6 && !d->checkip_url6)
+        eb_add(eb, "%s:%d: ddns %s: address-source = url with ipv6 needs check-ip-url6", file, d->line, d->name);
+    const char *pp = cfg_getstr(s, "on-private-address");
+    if (strcmp(pp, "warn") == 0)
+        d->on_private = PRIV_WARN;
+    else if (strcmp(pp, "skip") == 0)
+        d->on_private = PRIV_SKIP;
+    else
+        eb_add(eb, "%s:%d: ddns %s: on-private-address must be warn or skip", file, d->line, d->name);
+    d->method = dupopt(s, "method");
+    d->url = dupopt(s, "url");
+    getlist(s, "headers", d->headers, CFG_MAX_HEADERS, &d->nheaders, eb, file, d->line);
+    d->body = dupopt(s, "body");
+    if (cfg_size(s, "success-status") != 2) {
+        eb_add(eb, "%s:%d: ddns %s: success-status must be {low, high}", file, d->line, d->name);
+        d->success_min = 200, d->success_max = 299;
+    } else {
+        d->success_min = (int)cfg_getnint(s, "success-status", 0);
+        d->success_max = (int)cfg_getnint(s, "success-status", 1);
+        if (d->success_min < 100 || d->success_max > 599 || d->success_min > d->success_max)
+            eb_add(eb, "%s:%d: ddns %s: success-status range is not within 100..599", file, d->line, d->name);
+    }
+    d->wait_server = dupopt(s, "wait-server");
+    d->wait_timeout = getint(s, "wait-timeout", 1, 3600, eb, file, d->line);
+    d->delay_after_change = getint(s, "delay-after-change", 0, 3600, eb, file, d->line);
+    d->force_refresh_days = getint(s, "force-refresh-days", 1, 365, eb, file, d->line);
+    d->timeout = getint(s, "timeout", 1, 600, eb, file, d->line);
+    d->required = cfg_getbool(s, "required");
+
+    switch (d->proto) {
+    case DDNS_DYNDNS2:
+        if (!d->server)
+            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'server' (the update URL) or 'preset'", file, d->line, d->name);
+        if (!d->username || !d->password_file)
+            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'username' and 'password-file'", file, d->line, d->name);
+        break;
+    case DDNS_POWERDNS:
+        if (!d->server || !d->zone || !d->password_file)
+            eb_add(eb, "%s:%d: ddns %s: powerdns needs 'server' (API base URL), 'zone' and 'password-file' (API key)",
+                   file, d->line, d->name);
+        break;
+    case DDNS_CUSTOM:
+        if (!d->url)
+            eb_add(eb, "%s:%d: ddns %s: custom needs 'url'", file, d->line, d->name);
+        if (d->method) {
+            static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+            int ok = 0;
+            for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
+                ok |= strcmp(d->method, m[i]) == 0;
+            if (!ok)
+                eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
+                       file, d->line, d->name, d->method);
+        }
+        break;
+    }
+    const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6 };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(urls); i++)
+        if (urls[i] && strncmp(urls[i], "https://", 8) != 0 && strncmp(urls[i], "http://", 7) != 0)
+            eb_add(eb, "%s:%d: ddns %s: \"%s\" is not an http:// or https:// URL", file, d->line, d->name, urls[i]);
+}
+
+static void argv_read(cfg_t *s, const char *name, char **out, int *n, struct errbuf *eb,
+                      const char *file)
+{
+    getlist(s, name, out, CFG_MAX_ARGV - 1, n, eb, file, s->line);
+    if (*n > 0 && out[0][0] != '/')
+        eb_add(eb, "%s:%d: %s: the program must be an absolute path (no shell, no PATH search): \"%s\"",
+               file, s->line, name, out[0]);
+    out[*n] = NULL;
+}
+
+static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char *err, size_t errsize)
+{
+    struct errbuf eb = { .buf = err, .size = errsize };
+    if (err && errsize)
+        err[0] = '\0';
+    memset(c, 0, sizeof *c);
+    c->path = strdup(name);
+    if (rc == CFG_FILE_ERROR) {
+        eb_add(&eb, "%s: %s", name, strerror(errno));
+        cfg_free(cfg);
+        return -1;
+    }
+    if (rc != CFG_SUCCESS) {
+        if (eb.len == 0 && err && errsize)
+            snprintf(err, errsize, "%s: parse error\n", name);
+        cfg_free(cfg);
+        return -1;
+    }
+
+    const char *e = cfg_getstr(cfg, "ehlo-name");
+    c->ehlo_name = (e && *e) ? strdup(e) : default_ehlo_name();
+    for (const char *p = c->ehlo_name; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            eb_add(&eb, "%s: ehlo-name \"%s\" has spaces or control characters", name, c->ehlo_name);
+    c->state_dir = strdup(cfg_getstr(cfg, "state-dir"));
+    if (c->state_dir[0] != '/')
+        eb_add(&eb, "%s: state-dir must be an absolute path", name);
+    c->user = dupopt(cfg, "user");
+
+    struct timeouts dto = { 30, 300, 300, 300, 30, 60 };
+    struct timeouts top;
+    timeouts_read(cfg, &top, &dto, &eb, name);
+
+    int nr = (int)cfg_size(cfg, "relay");
+    if (nr == 0)
+        eb_add(&eb, "%s: no relay configured (add a relay NAME { host = ... domains = {...} } section)", name);
+    if (nr > CFG_MAX_RELAYS) {
+        eb_add(&eb, "%s: at most %d relays", name, CFG_MAX_RELAYS);
+        nr = CFG_MAX_RELAYS;
+    }
+    for (int i = 0; i < nr; i++)
+        relay_read(cfg_getnsec(cfg, "relay", (unsigned)i), &c->relays[c->nrelays++], &top, &eb, name);
+
+    int nd = (int)cfg_size(cfg, "ddns");
+    if (nd > CFG_MAX_DDNS) {
+        eb_add(&eb, "%s: at most %d ddns sections", name, CFG_MAX_DDNS);
+        nd = CFG_MAX_DDNS;
+    }
+    for (int i = 0; i < nd; i++)
+        ddns_read(cfg_getnsec(cfg, "ddns", (unsigned)i), &c->ddns[c->nddns++], &eb, name);
+
+    cfg_t *l = cfg_getsec(cfg, "link");
+    getlist(l, "interfaces", c->link.interfaces, CFG_MAX_IFACES, &c->link.ninterfaces, &eb, name, l->line);
+    c->link.require_default_route = cfg_getbool(l, "require-default-route");
+    c->link.settle = getint(l, "settle", 0, 600, &eb, name, l->line);
+    c->link.interval = getint(l, "interval", 0, 7 * 86400, &eb, name, l->line);
+    c->link.backoff_min = getint(l, "backoff-min", 1, 86400, &eb, name, l->line);
+    c->link.backoff_max = getint(l, "backoff-max", 1, 7 * 86400, &eb, name, l->line);
+    if (c->link.backoff_max < c->link.backoff_min)
+        eb_add(&eb, "%s:%d: backoff-max is smaller than backoff-min", name, l->line);
+    c->link.cycle_timeout = getint(l, "cycle-timeout", 10, 86400, &eb, name, l->line);
+
+    cfg_t *h = cfg_getsec(cfg, "hold");
+    c->hold.enabled = cfg_getbool(h, "enabled");
+    c->hold.port = getint(h, "port", 1, 65535, &eb, name, h->line);
+    c->hold.local_address = dupopt(h, "local-address");
+    c->hold.source = dupopt(h, "source");
+    c->hold.quiet = getint(h, "quiet", 1, 3600, &eb, name, h->line);
+    c->hold.first_contact = getint(h, "first-contact", 1, 3600, &eb, name, h->line);
+    c->hold.max_hold = getint(h, "max-hold", 1, 86400, &eb, name, h->line);
+    c->hold.sample_ms = getint(h, "sample-ms", 20, 10000, &eb, name, h->line);
+    c->hold.keepalive = cfg_getbool(h, "keepalive");
+    c->hold.keepalive_interval = getint(h, "keepalive-interval", 10, 290, &eb, name, h->line);
+    argv_read(h, "flush-command", c->hold.flush_argv, &c->hold.nflush, &eb, name);
+    c->hold.wait_outbound = cfg_getbool(h, "wait-outbound");
+    c->hold.check_local_mta = cfg_getbool(h, "check-local-mta");
+
+    cfg_t *k = cfg_getsec(cfg, "hooks");
+    c->hooks.dir = dupopt(k, "dir");
+    argv_read(k, "pre-poll", c->hooks.pre_poll, &c->hooks.npre, &eb, name);
+    argv_read(k, "post-poll", c->hooks.post_poll, &c->hooks.npost, &eb, name);
+    argv_read(k, "hold-done", c->hooks.hold_done, &c->hooks.nhold, &eb, name);
+    c->hooks.timeout = getint(k, "timeout", 1, 3600, &eb, name, k->line);
+
+    cfg_free(cfg);
+    if (eb.count > 0)
+        return -1;
+    return 0;
+}
+
+/* ---- parse-time validators: libconfuse knows the current line only
+ * while parsing, so value checks that can be made per option live here and
+ * report "file:line: ...". Cross-option checks run after parsing. ---- */
+
+static int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
+{
+    const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    for (int i = 0; allowed[i]; i++)
+        if (v && strcmp(v, allowed[i]) == 0)
+            return 0;
+    char list[200] = "";
+    for (int i = 0; allowed[i]; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? (allowed[i + 1] ? ", " : " or ") : "", allowed[i]);
+    }
+    cfg_error(cfg, "%s = \"%s\": must be %s", opt->name, v ? v : "", list);
+    return -1;
+}
+
+static int v_tls(cfg_t *cfg, cfg_opt_t *opt)
+{
+    static const char *const a[] = { "starttls", "implicit", "none", NULL };
+    return v_oneof(cfg, opt, a);
+}
+
+static int v_proto(cfg_t *cfg, cfg_opt_t *opt)
+{
+    static const char *const a[] = { "dyndns2", "powerdns", "custom", NULL };
+    return v_oneof(cfg, opt, a);
+}
+
+static int v_source(cfg_t *cfg, cfg_opt_t *opt)
+{
+    static const char *const a[] = { "interface", "url", NULL };
+    return v_oneof(cfg, opt, a);
+}
+
+static int v_private(cfg_t *cfg, cfg_opt_t *opt)
+{
+    static const char *const a[] = { "warn", "skip", NULL };
+    return v_oneof(cfg, opt, a);
+}
+
+static int v_port(cfg_t *cfg, cfg_opt_t *opt)
+{
+    long v = cfg_opt_getnint(opt, 0);
+    if (v < 0 || v > 65535) {
+        cfg_error(cfg, "%s = %ld is out of range (1..65535)", opt->name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int v_domains(cfg_t *cfg, cfg_opt_t *opt)
+{
+    int bad = 0;
+    for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+        const char *n = cfg_opt_getnstr(opt, i);
+        const char *why = n ? node_invalid(n) : "empty";
+        if (why) {
+            cfg_error(cfg, "domain \"%s\": %s", n ? n : "", why);
+            bad = -1;
+        }
+    }
+    return bad;
+}
+
+static int v_pins(cfg_t *cfg, cfg_opt_t *opt)
+{
+    int bad = 0;
+    for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+        const char *p = cfg_opt_getnstr(opt, i);
+        const char *why = p ? tls_pin_invalid(p) : "empty";
+        if (why) {
+            cfg_error(cfg, "pin-sha256 \"%s\": %s", p ? p : "", why);
+            bad = -1;
+        }
+    }
+    return bad;
+}
+
+static cfg_t *mkcfg(struct errbuf *eb)
+{
+    cfg_t *cfg = cfg_init(top_opts, CFGF_NONE);
+    g_eb = eb;
+    cfg_set_error_function(cfg, confuse_err);
+    cfg_set_validate_func(cfg, "relay|tls", v_tls);
+    cfg_set_validate_func(cfg, "relay|port", v_port);
+    cfg_set_validate_func(cfg, "relay|domains", v_domains);
+    cfg_set_validate_func(cfg, "relay|pin-sha256", v_pins);
+    cfg_set_validate_func(cfg, "ddns|protocol", v_proto);
+    cfg_set_validate_func(cfg, "ddns|address-source", v_source);
+    cfg_set_validate_func(cfg, "ddns|on-private-address", v_private);
+    cfg_set_validate_func(cfg, "hold|port", v_port);
+    return cfg;
+}
+
+int config_load(const char *path, struct etp_config *c, char *err, size_t errsize)
+{
+    struct errbuf eb = { .buf = err, .size = errsize };
+    if (err && errsize)
+        err[0] = '\0';
+    cfg_t *cfg = mkcfg(&eb);
+    int rc = cfg_parse(cfg, path);
+    int saved = errno;
+    /* keep libconfuse's messages: load() appends after them */
+    size_t keep = eb.len;
+    errno = saved;
+    int r = load(cfg, rc, path, c, err ? err + keep : NULL, errsize - keep);
+    g_eb = NULL;
+    return r;
+}
+
+int config_load_string(const char *text, const char *name, struct etp_config *c,
+                       char *err, size_t errsize)
+{
+    struct errbuf eb = { .buf = err, .size = errsize };
+    if (err && errsize)
+        err[0] = '\0';
+    cfg_t *cfg = mkcfg(&eb);
+    /* cfg_parse_buf() would call the text "[buf]"; parse it as a stream
+     * under the caller's name so messages read "name:line: ...". */
+    FILE *fp = fmemopen((void *)text, strlen(text), "r");
+    int rc = CFG_PARSE_ERROR;
+    if (fp) {
+        free(cfg->filename);
+        cfg->filename = strdup(name);
+        rc = cfg_parse_fp(cfg, fp);
+        fclose(fp);
+    }
+    size_t keep = eb.len;
+    int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep);
+    g_eb = NULL;
+    return r;
+}
+
+static void freev(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+}
+
+void config_free(struct etp_config *c)
+{
+    free(c->path);
+    free(c->ehlo_name);
+    free(c->state_dir);
+    free(c->user);
+    for (int i = 0; i < c->nrelays; i++) {
+        struct relay_cfg *r = &c->relays[i];
+        free(r->name); free(r->host); free(r->ca_file); free(r->tls_name);
+        free(r->username); free(r->password_file);
+        freev(r->pins, r->npins);
+        freev(r->mechs, r->nmechs);
+        freev(r->nodes, r->nnodes);
+    }
+    for (int i = 0; i < c->nddns; i++) {
+        struct ddns_cfg *d = &c->ddns[i];
+        free(d->name); free(d->hostname); free(d->server); free(d->username);
+        free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
+        free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
+        free(d->wait_server);
+        freev(d->headers, d->nheaders);
+    }
+    freev(c->link.interfaces, c->link.ninterfaces);
+    free(c->hold.local_address);
+    free(c->hold.source);
+    freev(c->hold.flush_argv, c->hold.nflush);
+    free(c->hooks.dir);
+    freev(c->hooks.pre_poll, c->hooks.npre);
+    freev(c->hooks.post_poll, c->hooks.npost);
+    freev(c->hooks.hold_done, c->hooks.nhold);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- secrets ---------------------------------------------------------- */
+
+int secret_read(const char *path, char **out, char *err, size_t errsize)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errsize, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errsize, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP | S_IXOTH)) {
+        snprintf(err, errsize, "%s: secret file is accessible by others (mode %04o); "
+                 "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(err, errsize, "%s: secret file is owned by uid %u, not by root or by the "
+                 "user etrnpoll runs as (uid %u)", path, (unsigned)st.st_uid, (unsigned)geteuid());
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > 4096) {
+        snprintf(err, errsize, "%s: secret file is larger than 4096 bytes", path);
+        close(fd);
+        return -1;
+    }
+    char buf[4097];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err, errsize, "%s: %s", path, strerror(errno));
+            close(fd);
+            secure_wipe(buf, sizeof buf);
+            return -1;
+        }
+        if (n == 0 || len + (size_t)n >= sizeof buf - 1) {
+            len += (size_t)n;
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
+    if (len > 0 && buf[len - 1] == '\r')
+        buf[--len] = '\0';
+    if (len == 0 || memchr(buf, '\0', len) || strchr(buf, '\n')) {
+        snprintf(err, errsize, "%s: secret file must hold exactly one non-empty line", path);
+        secure_wipe(buf, sizeof buf);
+        return -1;
+    }
+    *out = strdup(buf);
+    secure_wipe(buf, sizeof buf);
+    if (!*out) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void secret_free(char *s)
+{
+    if (s) {
+        secure_wipe(s, strlen(s));
+        free(s);
+    }
+}

@@ -1,0 +1,3 @@
+/* TEMPORARY placeholder (lead); the link watcher owner replaces it. */
+#include "config.h"
+#include "linkwatch.h"

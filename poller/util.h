@@ -1,0 +1,54 @@
+/* util.h — small shared helpers: time, fds, strings, exit-code ranking. */
+#ifndef ETP_UTIL_H
+#define ETP_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sysexits.h>
+
+#define ETP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic clock in milliseconds. */
+int64_t now_ms(void);
+/* Wall clock, seconds since the epoch. */
+int64_t now_wall(void);
+
+#include <signal.h>
+/* Set by a signal handler (SIGTERM/SIGINT in a cycle): every wait_fd()
+ * returns -1 with errno EINTR at once, so I/O loops unwind promptly. */
+extern volatile sig_atomic_t etp_abort;
+
+/* Wait until fd is readable (events=POLLIN) or writable (POLLOUT), at most
+ * until the absolute monotonic deadline (ms).  Returns 1 ready, 0 timed
+ * out, -1 error (errno set).  Restarts on EINTR. */
+int wait_fd(int fd, short events, int64_t deadline_ms);
+
+int set_nonblock(int fd, int on);
+int set_cloexec(int fd);
+
+/* Overwrite memory in a way the compiler may not elide. */
+void secure_wipe(void *p, size_t n);
+
+/* Bounded copy that always terminates; returns 0, or -1 if truncated. */
+int strlcpy_chk(char *dst, const char *src, size_t size);
+
+/* Printable, bounded rendering of untrusted bytes for logs: control and
+ * non-ASCII bytes become \xNN; at most outsize-1 chars; "..." when cut. */
+void printable(char *out, size_t outsize, const char *in, size_t inlen);
+
+/* Exit codes (sysexits.h) ordered by severity, for combining the outcomes
+ * of several relays and nodes into one process exit code.  See etrnpoll(8):
+ * CONFIG > NOPERM > PROTOCOL > TEMPFAIL > UNAVAILABLE > OK. */
+int exit_worst(int a, int b);
+const char *exit_name(int code);
+
+/* Write a whole buffer (restart on EINTR/short writes). */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Read a small file entirely (at most max bytes; more is an error).
+ * Returns malloc'd NUL-terminated buffer or NULL (errno set; EFBIG if too big). */
+char *read_small_file(const char *path, size_t max, size_t *lenp);
+
+/* mkdir -p with mode for the last component. */
+int mkdir_p(const char *path, unsigned mode);
+
+#endif

@@ -1,0 +1,169 @@
+/* Unit tests: SMTP reply parser and EHLO capabilities. */
+#include "config.h"
+#include "reply.h"
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum reply_status parse(struct smtp_reply *r, const char *s)
+{
+    reply_init(r);
+    size_t used;
+    return reply_parse_buf(r, s, strlen(s), &used, NULL);
+}
+
+START_TEST(single_line)
+{
+    struct smtp_reply r;
+    ck_assert_int_eq(parse(&r, "250 2.0.0 Queuing started\r\n"), REPLY_DONE);
+    ck_assert_int_eq(r.code, 250);
+    ck_assert_str_eq(r.enh, "2.0.0");
+    ck_assert_str_eq(r.text, "2.0.0 Queuing started");
+    ck_assert_int_eq(r.nlines, 1);
+}
+END_TEST
+
+START_TEST(multi_line)
+{
+    struct smtp_reply r;
+    ck_assert_int_eq(parse(&r, "250-relay.test\r\n250-PIPELINING\r\n250 ETRN\r\n"), REPLY_DONE);
+    ck_assert_int_eq(r.nlines, 3);
+    ck_assert_str_eq(r.text, "relay.test\nPIPELINING\nETRN");
+    ck_assert_str_eq(r.enh, "");
+}
+END_TEST
+
+START_TEST(bare_code_and_lf_only)
+{
+    struct smtp_reply r;
+    ck_assert_int_eq(parse(&r, "250\n"), REPLY_DONE);
+    ck_assert_int_eq(r.code, 250);
+    ck_assert_int_eq(parse(&r, "220-a\n220 b\n"), REPLY_DONE);
+    ck_assert_int_eq(r.nlines, 2);
+}
+END_TEST
+
+START_TEST(incomplete)
+{
+    struct smtp_reply r;
+    ck_assert_int_eq(parse(&r, "250-first\r\n250-second"), REPLY_MORE);
+    ck_assert_int_eq(r.nlines, 1);
+}
+END_TEST
+
+START_TEST(malformed)
+{
+    struct smtp_reply r;
+    const char *bad[] = { "2x0 hello\r\n", "25\r\n", "250garbage\r\n", "600 no\r\n", "199 no\r\n",
+                          "hello\r\n", "\r\n", "250-a\r\n251 b\r\n", "260 x\r\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(parse(&r, bad[i]) == REPLY_BAD, "accepted: %s", bad[i]);
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+    struct smtp_reply r;
+    reply_init(&r);
+    const char line[] = "250 a\0b";
+    ck_assert_int_eq(reply_feed(&r, line, sizeof line - 1, NULL), REPLY_BAD);
+}
+END_TEST
+
+START_TEST(too_long)
+{
+    struct smtp_reply r;
+    char line[600];
+    memset(line, 'x', sizeof line);
+    memcpy(line, "250 ", 4);
+    reply_init(&r);
+    ck_assert_int_eq(reply_feed(&r, line, 511, NULL), REPLY_TOOLONG);   /* 511 + CRLF > 512 */
+    reply_init(&r);
+    ck_assert_int_eq(reply_feed(&r, line, 510, NULL), REPLY_DONE);      /* exactly 512 with CRLF */
+}
+END_TEST
+
+START_TEST(too_many)
+{
+    struct smtp_reply r;
+    reply_init(&r);
+    int i;
+    for (i = 0; i < REPLY_MAX_LINES; i++)
+        ck_assert_int_eq(reply_feed(&r, "250-x", 5, NULL), REPLY_MORE);
+    ck_assert_int_eq(reply_feed(&r, "250 x", 5, NULL), REPLY_TOOMANY);
+}
+END_TEST
+
+START_TEST(text_is_printable)
+{
+    struct smtp_reply r;
+    ck_assert_int_eq(parse(&r, "250 caf\xc3\xa9 \x1b[31m\r\n"), REPLY_DONE);
+    ck_assert_ptr_null(strchr(r.text, '\x1b'));
+    ck_assert_ptr_nonnull(strstr(r.text, "\\x1b"));
+}
+END_TEST
+
+START_TEST(caps)
+{
+    struct smtp_reply r;
+    struct smtp_caps c;
+    ck_assert_int_eq(parse(&r, "250-relay.test Hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                               "250-ETRN\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN cram-md5\r\n"
+                               "250-AUTH=LOGIN PLAIN\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n"), REPLY_DONE);
+    ck_assert_int_eq(caps_parse(&r, &c), 0);
+    ck_assert(c.etrn && c.starttls && c.pipelining && c.enhanced && c.eightbit && c.auth);
+    ck_assert_int_eq(c.size, 10240000);
+    ck_assert_int_eq(c.nmechs, 3);
+    ck_assert(caps_has_mech(&c, "CRAM-MD5"));
+    ck_assert(caps_has_mech(&c, "plain"));
+    ck_assert(!caps_has_mech(&c, "SCRAM-SHA-256"));
+}
+END_TEST
+
+START_TEST(caps_first_line_ignored)
+{
+    struct smtp_reply r;
+    struct smtp_caps c;
+    parse(&r, "250-ETRN STARTTLS\r\n250 SIZE\r\n");
+    caps_parse(&r, &c);
+    ck_assert(!c.etrn && !c.starttls);   /* keywords on the greeting line don't count */
+    ck_assert_int_eq(c.size, -1);
+    parse(&r, "502 no\r\n");
+    ck_assert_int_eq(caps_parse(&r, &c), -1);
+}
+END_TEST
+
+START_TEST(caps_bad_mechs)
+{
+    struct smtp_reply r;
+    struct smtp_caps c;
+    parse(&r, "250-x\r\n250 AUTH PL@IN AVERYVERYVERYLONGMECHANISMNAME GOOD\r\n");
+    caps_parse(&r, &c);
+    ck_assert_int_eq(c.nmechs, 1);
+    ck_assert_str_eq(c.mechs[0], "GOOD");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("reply");
+    TCase *t = tcase_create("core");
+    tcase_add_test(t, single_line);
+    tcase_add_test(t, multi_line);
+    tcase_add_test(t, bare_code_and_lf_only);
+    tcase_add_test(t, incomplete);
+    tcase_add_test(t, malformed);
+    tcase_add_test(t, nul_byte);
+    tcase_add_test(t, too_long);
+    tcase_add_test(t, too_many);
+    tcase_add_test(t, text_is_printable);
+    tcase_add_test(t, caps);
+    tcase_add_test(t, caps_first_line_ignored);
+    tcase_add_test(t, caps_bad_mechs);
+    suite_add_tcase(s, t);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
