@@ -317,9 +317,15 @@ void relay_poll(struct session *s, const struct etp_config *cfg, const struct re
             log_notice("ETRN %s: %d %s (%s)", nr->node, r.code, nr->text, etrn_class_name(nr->cls));
     }
 out:
+    /* Nodes that got a reply (or lost their connection) count with their
+     * own meaning; nodes never attempted are covered by the relay-level
+     * failure already in res->exit (a permanent refusal of the whole relay
+     * must not read as "temporary" because nodes were left over). */
     for (int i = 0; i < res->nnodes; i++)
-        if (!check_only)
+        if (!check_only && res->nodes[i].attempted)
             res->exit = exit_worst(res->exit, res->nodes[i].exit);
+    if (!check_only && etp_abort)
+        res->exit = exit_worst(res->exit, EX_TEMPFAIL);
     if (s->tls_resume)
         state_write_raw(cfg->state_dir, cache, s->tls_resume, s->tls_resume_len);
     res->end_ms = now_ms();
