@@ -1,0 +1,71 @@
+#!/bin/sh
+# run-all.sh — the whole test suite, from a fresh Debian 12 machine:
+# installs what is needed (apt-get, as root), builds, runs `make check`
+# (unit tests + integration tests against real Postfix, PowerDNS, network
+# namespaces), then the same suite built with ASan+UBSan, then distcheck.
+#   sudo sh tests/run-all.sh            # everything
+#   QUICK=1 sudo sh tests/run-all.sh    # skip the sanitizer build and distcheck
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+log() { printf '\n=== %s\n' "$*"; }
+
+log "dependencies (Debian packages)"
+sh tests/install-deps.sh
+
+log "build"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p build
+(cd build && { [ -f Makefile ] || ../configure -q; } && make -j2 >/dev/null)
+
+status=0
+summary=""
+# run_suite DIR LABEL [make args]: make check in DIR; collect the counts
+run_suite() {
+    dir=$1 label=$2; shift 2
+    log "make check ($label)"
+    rc=0
+    (cd "$dir" && make -j1 check "$@") || rc=$?
+    if [ -f "$dir/test-suite.log" ]; then
+        # print the log of every failing test, so CI output shows why
+        for t in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find "$dir/tests" -name '*.trs') 2>/dev/null); do
+            printf '\n--- %s\n' "${t%.trs}.log"; tail -60 "${t%.trs}.log"
+        done
+    fi
+    p=$(cat $(find "$dir/tests" -name '*.trs') 2>/dev/null | grep -c '^:test-result: PASS' || true)
+    f=$(cat $(find "$dir/tests" -name '*.trs') 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
+    s=$(cat $(find "$dir/tests" -name '*.trs') 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+    summary="$summary
+$label: $p passed, $f failed, $s skipped"
+    [ $rc = 0 ] || status=1
+    [ "$f" = 0 ] || status=1
+}
+
+run_suite build "gcc build"
+
+if [ "${QUICK:-0}" != 1 ]; then
+    log "sanitizer build (ASan+UBSan)"
+    mkdir -p build-san
+    (cd build-san && { [ -f Makefile ] || ../configure -q --enable-sanitizers; } && make -j2 >/dev/null)
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        run_suite build-san "sanitizers"
+
+    log "make distcheck (tarball builds and its unit tests pass)"
+    if (cd build && make -j2 distcheck TESTS='$(CORE_UNIT) $(DDNS_UNIT) $(HOLD_UNIT) $(LINK_UNIT)' >distcheck.log 2>&1); then
+        summary="$summary
+distcheck: 1 passed, 0 failed"
+    else
+        tail -40 build/distcheck.log
+        summary="$summary
+distcheck: 0 passed, 1 failed"
+        status=1
+    fi
+fi
+
+log "summary"
+echo "$summary" | sed '/^$/d'
+# one closing line over everything
+echo "$summary" | awk -F'[:,]' '/passed/ { for (i=2;i<=NF;i++) { split($i,a," "); if (a[2]=="passed") p+=a[1]; if (a[2]=="failed") f+=a[1]; if (a[2]=="skipped") s+=a[1] } }
+    END { printf "%d passed, %d failed, %d skipped\n", p, f, s }'
+exit $status
