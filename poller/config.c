@@ -71,6 +71,7 @@ static cfg_opt_t ddns_opts[] = {
     CFG_INT("force-refresh-days", 25, CFGF_NONE),
     CFG_INT("timeout", 30, CFGF_NONE),
     CFG_BOOL("required", cfg_false, CFGF_NONE),
+    CFG_STR("ca-file", NULL, CFGF_NONE),
     CFG_END()
 };
 
@@ -487,6 +488,10 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
     d->force_refresh_days = getint(s, "force-refresh-days", 1, 365, eb, file, d->line);
     d->timeout = getint(s, "timeout", 1, 600, eb, file, d->line);
     d->required = cfg_getbool(s, "required");
+    d->ca_file = dupopt(s, "ca-file");
+    if (d->ca_file && access(d->ca_file, R_OK) < 0)
+        eb_add(eb, "%s:%d: ddns %s: ca-file %s: %s", file, d->line, d->name, d->ca_file,
+               strerror(errno));
 
     switch (d->proto) {
     case DDNS_DYNDNS2:
@@ -530,7 +535,8 @@ static void argv_read(cfg_t *s, const char *name, char **out, int *n, struct err
     out[*n] = NULL;
 }
 
-static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char *err, size_t errsize)
+static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char *err, size_t errsize,
+                int have_msgs)
 {
     struct errbuf eb = { .buf = err, .size = errsize };
     if (err && errsize)
@@ -543,7 +549,7 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
         return -1;
     }
     if (rc != CFG_SUCCESS) {
-        if (eb.len == 0 && err && errsize)
+        if (!have_msgs && err && errsize)
             snprintf(err, errsize, "%s: parse error\n", name);
         cfg_free(cfg);
         return -1;
@@ -728,7 +734,7 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
     /* keep libconfuse's messages: load() appends after them */
     size_t keep = eb.len;
     errno = saved;
-    int r = load(cfg, rc, path, c, err ? err + keep : NULL, errsize - keep);
+    int r = load(cfg, rc, path, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;
     return r;
 }
@@ -751,7 +757,7 @@ int config_load_string(const char *text, const char *name, struct etp_config *c,
         fclose(fp);
     }
     size_t keep = eb.len;
-    int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep);
+    int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;
     return r;
 }
@@ -781,7 +787,7 @@ void config_free(struct etp_config *c)
         free(d->name); free(d->hostname); free(d->server); free(d->username);
         free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
         free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
-        free(d->wait_server);
+        free(d->wait_server); free(d->ca_file);
         freev(d->headers, d->nheaders);
     }
     freev(c->link.interfaces, c->link.ninterfaces);

@@ -301,6 +301,10 @@ int main(int argc, char **argv)
         return supervisor_run(&ro);
     }
 
+    if (strcmp(cmd, "poll") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "status") != 0) {
+        fprintf(stderr, "etrnpoll: unknown command \"%s\" (try --help)\n", cmd);
+        return EX_USAGE;
+    }
     struct etp_config cfg;
     int rc = load_config(config_path, &cfg);
     if (rc)
@@ -317,11 +321,8 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "check") == 0) {
         signal(SIGPIPE, SIG_IGN);
         rc = cmd_check(&cfg, connect, &co);
-    } else if (strcmp(cmd, "status") == 0) {
-        rc = cmd_status(&cfg, json);
     } else {
-        fprintf(stderr, "etrnpoll: unknown command \"%s\" (try --help)\n", cmd);
-        rc = EX_USAGE;
+        rc = cmd_status(&cfg, json);
     }
     config_free(&cfg);
     log_forget_secrets();
