@@ -84,6 +84,7 @@ struct ddns_cfg {
     int delay_after_change;       /* seconds, default 0 */
     int force_refresh_days;       /* default 25 */
     int timeout;                  /* HTTP timeout, default 30 s */
+    char *ca_file;                /* CA bundle for https:// URLs; NULL = system trust store */
     int required;                 /* a failed update stops the poll (no ETRN); default no */
 };
 
