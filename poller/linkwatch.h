@@ -66,7 +66,9 @@ struct lw_verdict {
     char addr4[INET_ADDRSTRLEN];  /* usable global addresses ("" = none) */
     char addr6[INET6_ADDRSTRLEN];
     int route4, route6;           /* a default route of that family through it */
-    char why[192];                /* human explanation: what is usable or what is missing */
+    char why[192];                /* usable: "10.1.2.3, default route"; not usable: what is
+                                   * missing, e.g. "no global address" (about ifname when
+                                   * set) or "no interface matches ppp*" (ifname "") */
 };
 
 /* ---- pure decision (no I/O) -------------------------------------------- */

@@ -1,6 +1,7 @@
 /* supervisor.h — `etrnpoll run`: the daemon. */
 #ifndef ETP_SUPERVISOR_H
 #define ETP_SUPERVISOR_H
+#include <stdint.h>
 
 struct run_opts {
     const char *config_path;
@@ -9,4 +10,24 @@ struct run_opts {
 };
 /* Returns a process exit code. */
 int supervisor_run(const struct run_opts *o);
+
+/* ---- pure scheduling helpers (unit-tested) ------------------------------ */
+
+enum sup_outcome {
+    SUP_OK = 0,                   /* exit 0: next poll on the interval (if any) */
+    SUP_RETRY,                    /* 75, 76 and anything unexpected: retry with backoff */
+    SUP_PERMANENT,                /* 64, 69, 77, 78: no retry until SIGHUP or a new link-up */
+};
+/* Classify a cycle's exit code (sysexits). */
+enum sup_outcome sup_classify_exit(int code);
+
+/* Next backoff base after a temporary failure: min_s the first time
+ * (cur_s <= 0), then doubling, capped at max_s. */
+int sup_backoff_next(int cur_s, int min_s, int max_s);
+
+/* The delay actually waited for a base: base minus up to 20 % jitter
+ * (rnd is a uniform 32-bit random value), so retries from many sites do not
+ * synchronise and the delay never exceeds link.backoff-max.  Milliseconds,
+ * at least 1. */
+int64_t sup_backoff_delay_ms(int base_s, uint32_t rnd);
 #endif
