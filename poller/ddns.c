@@ -18,6 +18,9 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <json-c/json.h>
+#include <linux/if_addr.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -906,19 +909,80 @@ static int default_route_ifname(int family, char *out, size_t outsz)
     return found;
 }
 
-/* Best address of a family on an interface: public first, then anything
- * but link-local, then link-local.  0 ok, -1 none (errno ENODEV: no such
- * interface). */
+/* Rank of an interface address: lower is better.  Public before private
+ * before link-local; on IPv6 a stable address before a temporary (privacy)
+ * one, which would change the published name every day, and nothing
+ * deprecated, tentative or failed DAD unless there is nothing else. */
+static int addr_rank(const char *txt, unsigned flags)
+{
+    enum ddns_addr_kind k = ddns_classify_addr(txt);
+    int rank = k == DDNS_ADDR_PUBLIC ? 0 : k == DDNS_ADDR_LINKLOCAL ? 20 : 10;
+    if (flags & IFA_F_TEMPORARY)
+        rank += 1;
+    if (flags & (IFA_F_DEPRECATED | IFA_F_TENTATIVE | IFA_F_DADFAILED))
+        rank += 5;
+    return rank;
+}
+
+/* Best address via rtnetlink (libnl-route), which knows the IPv6 address
+ * flags.  0 ok, 1 interface has none of this family, -1 netlink unusable. */
+static int iface_addr_nl(int ifindex, int family, char *out, size_t outsz)
+{
+    struct nl_sock *sk = nl_socket_alloc();
+    struct nl_cache *cache = NULL;
+    int rc = -1;
+    if (!sk)
+        return -1;
+    if (nl_connect(sk, NETLINK_ROUTE) < 0 || rtnl_addr_alloc_cache(sk, &cache) < 0)
+        goto out;
+    int best = 1000;
+    for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        struct rtnl_addr *a = (struct rtnl_addr *)o;
+        if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != family)
+            continue;
+        struct nl_addr *local = rtnl_addr_get_local(a);
+        char txt[INET6_ADDRSTRLEN];
+        if (!local || nl_addr_get_len(local) != (family == AF_INET ? 4u : 16u) ||
+            !inet_ntop(family, nl_addr_get_binary_addr(local), txt, sizeof txt))
+            continue;
+        int rank = addr_rank(txt, (unsigned)rtnl_addr_get_flags(a));
+        if (rank < best && strlen(txt) < outsz) {
+            best = rank;
+            strcpy(out, txt);
+        }
+    }
+    rc = best == 1000 ? 1 : 0;
+out:
+    if (cache)
+        nl_cache_free(cache);
+    nl_socket_free(sk);
+    return rc;
+}
+
+/* Best address of a family on an interface (netlink; getifaddrs if
+ * netlink is unusable).  0 ok, -1 none (errno ENODEV: no such interface,
+ * EADDRNOTAVAIL: no address of this family). */
 static int iface_addr(const char *ifname, int family, char *out, size_t outsz)
 {
+    unsigned idx = if_nametoindex(ifname);
+    if (idx == 0) {
+        errno = ENODEV;
+        return -1;
+    }
+    int r = iface_addr_nl((int)idx, family, out, outsz);
+    if (r == 0)
+        return 0;
+    if (r == 1) {
+        errno = EADDRNOTAVAIL;
+        return -1;
+    }
     struct ifaddrs *ifa = NULL;
     if (getifaddrs(&ifa) < 0)
         return -1;
-    int best = 1000, seen_if = 0;
+    int best = 1000;
     for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
         if (!i->ifa_name || strcmp(i->ifa_name, ifname) != 0)
             continue;
-        seen_if = 1;
         if (!i->ifa_addr || i->ifa_addr->sa_family != family)
             continue;
         char txt[INET6_ADDRSTRLEN];
@@ -927,8 +991,7 @@ static int iface_addr(const char *ifname, int family, char *out, size_t outsz)
             : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr;
         if (!inet_ntop(family, src, txt, sizeof txt))
             continue;
-        enum ddns_addr_kind k = ddns_classify_addr(txt);
-        int rank = k == DDNS_ADDR_PUBLIC ? 0 : k == DDNS_ADDR_LINKLOCAL ? 2 : 1;
+        int rank = addr_rank(txt, 0);
         if (rank < best && strlen(txt) < outsz) {
             best = rank;
             strcpy(out, txt);
@@ -936,7 +999,7 @@ static int iface_addr(const char *ifname, int family, char *out, size_t outsz)
     }
     freeifaddrs(ifa);
     if (best == 1000) {
-        errno = seen_if ? EADDRNOTAVAIL : ENODEV;
+        errno = EADDRNOTAVAIL;
         return -1;
     }
     return 0;
@@ -1709,7 +1772,7 @@ static void do_custom_one(struct entry_run *e, const char *host, const char *typ
     } else if (r.status >= d->success_min && r.status <= d->success_max) {
         char res[32];
         snprintf(res, sizeof res, "HTTP %ld", r.status);
-        outcome(&one, DDNS_CLASS_OK, 0, res, "%s %s %s: HTTP %ld", host, type, ip, r.status);
+        outcome(&one, DDNS_CLASS_OK, 0, res, "%s set, HTTP %ld", ip, r.status);
     } else {
         char msg[200];
         printable(msg, sizeof msg, r.body ? r.body : "", r.len > 150 ? 150 : r.len);

@@ -55,6 +55,16 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def fwd(self):
         ts = time.time()
+        # test hooks: /redirect-same/PATH -> 302 to PATH here; /redirect-other/ -> another host
+        if self.path.startswith("/redirect-"):
+            same = self.path.startswith("/redirect-same/")
+            loc = (self.path[len("/redirect-same"):] if same else "http://127.0.0.1:9/elsewhere")
+            with lock, open(logf, "a") as f:
+                f.write(json.dumps({"ts": ts, "method": self.command, "path": self.path,
+                                    "status": 302, "key": "X-API-Key" in self.headers}) + "\n")
+            self.send_response(302); self.send_header("Location", loc)
+            self.send_header("Content-Length", "0"); self.send_header("Connection", "close")
+            self.end_headers(); return
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -273,6 +283,22 @@ else
     echo "# (no ::1 on lo: A+AAAA interface case not run)"
 fi
 
+# ---------------------------------------------------------------- 4b. which interface address
+# In a private network namespace (unshare -n; nothing outside sees it):
+# public IPv4 before private/loopback, non-deprecated IPv6 before deprecated.
+if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+    C4b=$(conf pick 'interface = "lo"' 'ipv6 = yes' 'timeout = 2')
+    sed -i "s|state-dir = \"$T/state\"|state-dir = \"$T/state-pick\"|" "$C4b"
+    unshare -n bash -c "ip link set lo up; ip addr add 10.0.0.1/24 dev lo; ip addr add 81.2.69.142/32 dev lo
+        ip addr add 2a01:4f8::1/64 dev lo preferred_lft 0 nodad; ip addr add 2a01:4f8::2/64 dev lo nodad
+        ip addr add fd00::5/64 dev lo nodad
+        '$ETRNPOLL' --debug -c '$C4b' poll --no-hold" > "$T/pick.log" 2>&1
+    check "interface address: public IPv4 chosen over private and loopback" has "$T/pick.log" 'IPv4 address 81.2.69.142 \(from interface lo\)'
+    check "interface address: stable IPv6 chosen over deprecated and ULA" has "$T/pick.log" 'IPv6 address 2a01:4f8::2 \(from interface lo\)'
+else
+    echo "# (unshare -n not usable: interface address choice not checked)"
+fi
+
 # ---------------------------------------------------------------- 5. bad API key
 printf 'not-the-key' > "$T/badkey"; chmod 600 "$T/badkey"
 C5=$(conf badkey)
@@ -307,6 +333,45 @@ poll "$T/poll8.log" "$C8" -a 198.51.100.80
 check "required = yes and the update failed: no ETRN" hasnot "$T/poll8.log" '> ETRN'
 check "required = yes: non-zero exit (rc $RC)" [ "$RC" != 0 ]
 check "required = yes: says why" has "$T/poll8.log" 'required'
+
+# ---------------------------------------------------------------- 7. custom (token API style)
+# The PowerDNS API driven by a generic template: secret in a header, JSON body.
+cat > "$T/custom.conf" <<C
+state-dir = "$T/state-custom"
+relay isp { host = "$A" ca-file = "$RD/ca/ca.pem" username = "etrn@relay.test"
+            password-file = "$RD/password" domains = { "$ZONE" } }
+ddns api {
+  protocol = "custom"
+  hostname = "gw.$ZONE"
+  zone = "$ZONE"
+  password-file = "$PD/api-key"
+  method = "PATCH"
+  url = "http://$A:$PP/api/v1/servers/localhost/zones/{zone}."
+  headers = { "X-API-Key: {secret}", "Content-Type: application/json" }
+  body = "{\\"rrsets\\": [{\\"name\\": \\"{hostname}.\\", \\"type\\": \\"{type}\\", \\"ttl\\": 60, \\"changetype\\": \\"REPLACE\\", \\"records\\": [{\\"content\\": \\"{ip}\\", \\"disabled\\": false}]}]}"
+  success-status = { 204, 204 }
+}
+C
+expect_exit 0 "custom: etrnpoll check accepts the templates" "$ETRNPOLL" -c "$T/custom.conf" check
+n=$(patches)
+poll "$T/poll9.log" "$T/custom.conf" -a 198.51.100.81
+check "custom: poll exit 0 (rc $RC)" [ "$RC" = 0 ]
+check "custom: one PATCH, answered 204" bash -c "[ $(patches) = $((n + 1)) ] && tail -1 '$T/api.log' | grep -q '\"status\": 204, \"key\": true'"
+check "custom: DNS query gw A 198.51.100.81" [ "$(q gw.$ZONE A)" = 198.51.100.81 ]
+check "custom: the secret header is masked in -v output" has "$T/poll9.log" 'X-API-Key: \*\*\*\*\*\*\*\*'
+check "custom: ETRN sent" has "$T/poll9.log" '> ETRN example.test'
+poll "$T/poll10.log" "$T/custom.conf" -a 198.51.100.81
+check "custom: same address, no request" [ "$(patches)" = $((n + 1)) ]
+# redirects: followed on the same host, refused to another host
+sed -e 's|method = "PATCH"|method = "GET"|' -e '/^  body = /d' -e 's|success-status = { 204, 204 }|success-status = { 200, 200 }|' \
+    -e "s|url = \"http://$A:$PP/|url = \"http://$A:$PP/redirect-same/|" -e "s|state-custom|state-redir|" \
+    "$T/custom.conf" > "$T/redir.conf"
+poll "$T/poll11.log" "$T/redir.conf" -a 198.51.100.82
+check "redirect to the same host: followed, 200 counts as success" [ "$(json entries.api.result "$T/state-redir/ddns.json")" = "HTTP 200" ]
+sed -e "s|redirect-same|redirect-other|" -e "s|state-redir|state-redir2|" "$T/redir.conf" > "$T/redir2.conf"
+poll "$T/poll12.log" "$T/redir2.conf" -a 198.51.100.82
+check "redirect to another host: refused, explained" has "$T/poll12.log" 'redirect to another host \(127.0.0.1\) refused'
+check "redirect to another host: retry later (75)" [ "$(json entries.api.exit "$T/state-redir2/ddns.json")" = 75 ]
 
 for f in "$T"/poll*.log; do
     if grep -q -- "$KEY" "$f"; then bad "API key found in $f"; fi
