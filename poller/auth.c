@@ -28,6 +28,41 @@ const char *auth_choose(char *const *prefs, int nprefs, const struct smtp_caps *
     return NULL;
 }
 
+/* gsasl_step64() frees the raw response without wiping it, and for PLAIN
+ * and LOGIN that raw response holds the password: decode and encode here,
+ * and wipe the raw buffer.  Same contract as gsasl_step64(). */
+static int step64(Gsasl_session *s, const char *b64in, char **b64out)
+{
+    char *in = NULL, *raw = NULL;
+    size_t inlen = 0, rawlen = 0;
+    *b64out = NULL;
+    if (b64in && *b64in) {
+        int r = gsasl_base64_from(b64in, strlen(b64in), &in, &inlen);
+        if (r != GSASL_OK)
+            return r;
+    }
+    int st = gsasl_step(s, in, inlen, &raw, &rawlen);
+    gsasl_free(in);
+    if ((st == GSASL_OK || st == GSASL_NEEDS_MORE)) {
+        int r = gsasl_base64_to(raw ? raw : "", rawlen, b64out, NULL);
+        if (r != GSASL_OK)
+            st = r;
+    }
+    if (raw) {
+        secure_wipe(raw, rawlen);
+        gsasl_free(raw);
+    }
+    return st;
+}
+
+/* GNU SASL keeps its own copy of the password and frees it unwiped. */
+static void wipe_password_property(Gsasl_session *s)
+{
+    const char *p = gsasl_property_fast(s, GSASL_PASSWORD);
+    if (p)
+        secure_wipe((char *)p, strlen(p));
+}
+
 /* Mechanisms where the server speaks first (no initial response). */
 static int server_first(const char *mech)
 {
@@ -63,7 +98,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         snprintf(line, sizeof line, "AUTH %s", mech);
         rc = conn_send_line(c, line, timeout_s);
     } else {
-        int st = gsasl_step64(s, "", &out);
+        int st = step64(s, "", &out);
         if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
             snprintf(c->err, sizeof c->err, "SASL %s: %s", mech, gsasl_strerror(st));
             rc = EX_SOFTWARE;
@@ -103,7 +138,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         /* 334 <base64 challenge> */
         char chal[REPLY_MAX_LINE];
         reply_first_line(last, chal, sizeof chal);
-        int st = gsasl_step64(s, chal, &out);
+        int st = step64(s, chal, &out);
         if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
             /* cancel the exchange (RFC 4954 4.) */
             snprintf(c->err, sizeof c->err, "SASL %s: %s (bad server challenge?)", mech,
@@ -133,6 +168,8 @@ done:
         secure_wipe(out, strlen(out));
         gsasl_free(out);
     }
-    gsasl_finish(s);   /* frees properties; GNU SASL does not wipe them, so we set them last */
+    if (s)
+        wipe_password_property(s);
+    gsasl_finish(s);   /* frees properties (unwiped: see wipe_password_property) */
     return rc;
 }

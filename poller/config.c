@@ -233,7 +233,7 @@ const char *node_invalid(const char *node)
     if (*p == '@')
         p++;
     if (*p == '[') {          /* address literal [1.2.3.4] or [IPv6:...] */
-        if (node[n - 1] != ']' || n < 3)
+        if (node[n - 1] != ']' || strlen(p) < 3)   /* p, not node: "@[]" is empty too */
             return "address literal must be [address]";
         for (const char *q = p + 1; q < node + n - 1; q++)
             if (!isalnum((unsigned char)*q) && !strchr(".:-", *q))
@@ -806,7 +806,9 @@ void config_free(struct etp_config *c)
 int secret_read(const char *path, char **out, char *err, size_t errsize)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+     * below as not a regular file); it changes nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errsize, "%s: %s", path, strerror(errno));
         return -1;

@@ -435,7 +435,7 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
             if (w <= 0) {
                 seterr(c, "TLS handshake with %s %s", c->peer, w == 0 ? "timed out" : "aborted");
                 c->dead = 1;
-                return -1;
+                return -2;
             }
         }
     } while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
@@ -447,6 +447,14 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
             seterr(c, "certificate of %s is not valid for %s: %s", c->peer, p->verify_name,
                    out.data ? (char *)out.data : "verification failed");
             gnutls_free(out.data);
+        } else if (ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR ||
+                   ret == GNUTLS_E_PREMATURE_TERMINATION) {
+            /* the connection broke (reset, EOF): temporary, like any lost connection */
+            int e = ret == GNUTLS_E_PREMATURE_TERMINATION ? 0 : errno;
+            seterr(c, "TLS handshake with %s failed: %s (%s)", c->peer, gnutls_strerror(ret),
+                   e ? strerror(e) : "connection closed");
+            c->dead = 1;
+            return -2;
         } else {
             seterr(c, "TLS handshake with %s failed: %s", c->peer, gnutls_strerror(ret));
         }

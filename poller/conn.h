@@ -37,7 +37,8 @@ void conn_close(struct conn *c);   /* closes TLS (bye, bounded) and socket */
 /* Start TLS on the connection (after STARTTLS 220, or at once for implicit
  * TLS).  Verifies the chain (ca_file or system store) and host name
  * (verify_name), TLS >= 1.2, optional SPKI pins; resumes a session when
- * `resume` (from tls_session_save) is given.  0 ok, -1 error (c->err). */
+ * `resume` (from tls_session_save) is given.  0 ok, -1 error (c->err),
+ * -2 the connection broke or timed out during the handshake (temporary). */
 struct tls_params {
     const char *verify_name;
     const char *ca_file;

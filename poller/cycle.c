@@ -70,9 +70,9 @@ static json_object *relay_json(const struct relay_result *r)
     return o;
 }
 
-static void save_state(const struct etp_config *cfg, const struct cycle_opts *o,
-                       const struct cycle_ctx *x, int64_t started, int exitcode,
-                       const struct hold_summary *hs)
+static int save_state(const struct etp_config *cfg, const struct cycle_opts *o,
+                      const struct cycle_ctx *x, int64_t started, int exitcode,
+                      const struct hold_summary *hs)
 {
     json_object *root = json_object_new_object();
     json_object_object_add(root, "version", json_object_new_int(1));
@@ -89,9 +89,11 @@ static void save_state(const struct etp_config *cfg, const struct cycle_opts *o,
     for (int i = 0; i < x->n; i++)
         json_object_array_add(rel, relay_json(&x->results[i]));
     json_object_object_add(root, "relays", rel);
-    if (state_write_json(cfg->state_dir, "last-poll.json", root) < 0)
+    int r = state_write_json(cfg->state_dir, "last-poll.json", root);
+    if (r < 0)
         log_err("could not record the results in %s/last-poll.json", cfg->state_dir);
     json_object_put(root);
+    return r;
 }
 
 static void post_poll_hooks(const struct etp_config *cfg, const struct cycle_opts *o,
@@ -220,7 +222,9 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     if (etp_abort)
         exitcode = exit_worst(exitcode, EX_TEMPFAIL);
     if (!o->check_only) {
-        save_state(cfg, o, &x, started, exitcode, &hs);
+        /* a full (or otherwise failing) state dir: etrnpoll(8) exit 73 */
+        if (save_state(cfg, o, &x, started, exitcode, &hs) < 0)
+            exitcode = exit_worst(exitcode, EX_CANTCREAT);
         post_poll_hooks(cfg, o, &x, exitcode);
     }
     int nok = 0, nnodes = 0;

@@ -66,6 +66,11 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
             dup2(devnull, 0);
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
+        /* nothing else: not the descriptors etrnpoll itself inherited
+         * without close-on-exec (from a ppp script, a shell, a service manager) */
+        if (close_range(3, ~0U, 0) < 0)
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
         setpgid(0, 0);
         sigset_t none;
         sigemptyset(&none);

@@ -79,6 +79,7 @@ static int load_config(const char *path, struct etp_config *cfg)
     if (config_load(path, cfg, err, sizeof err) < 0) {
         fprintf(stderr, "%s", err);
         fprintf(stderr, "etrnpoll: configuration %s has errors; nothing done\n", path);
+        config_free(cfg);      /* config_load() leaves what it parsed (its contract) */
         return EX_CONFIG;
     }
     return 0;

@@ -83,8 +83,11 @@ static int do_tls(struct session *s, struct tls_info *ti)
         .resume = s->tls_resume, .resume_len = s->tls_resume_len,
         .timeout_s = rc->to.tls,
     };
-    if (conn_starttls(&s->c, &p, ti) < 0) {
-        relay_fail(s->res, "tls", EX_PROTOCOL, s->c.err);
+    int tr = conn_starttls(&s->c, &p, ti);
+    if (tr < 0) {
+        /* -2: reset/EOF/time-out mid-handshake is a lost connection (75);
+         * verification, pins, versions, injection are refusals (76) */
+        relay_fail(s->res, "tls", tr == -2 ? EX_TEMPFAIL : EX_PROTOCOL, s->c.err);
         return -1;
     }
     snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", ti->version);

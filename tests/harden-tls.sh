@@ -1,0 +1,250 @@
+#!/bin/bash
+# harden-tls.sh — hostile relays at the TLS layer, beyond poll-hostile.sh
+# (which covers STARTTLS stripping, 454 and single-packet injection) and
+# poll-postfix.sh (wrong CA, wrong name and pins against the real Postfix).
+# Every case must refuse (exit 76, or 75 for a lost connection) before any
+# AUTH or ETRN, in bounded time, and never show the password:
+#   - certificate for another name / expired / self-signed not in the CA file
+#   - pin mismatch with a valid chain (STARTTLS and implicit TLS), backup pins
+#   - downgrade to TLS 1.0 / 1.1
+#   - implicit TLS: good, expired, downgraded, plaintext server, and a
+#     STARTTLS client meeting an implicit-TLS server
+#   - server resets or stalls mid-handshake (a lost connection: 75), server
+#     answers the handshake with garbage (76)
+#   - STARTTLS response injection arriving in a SECOND packet after the 220
+# Fake relays on 127.0.0.80 (hardening address plan, doc/HACKING.md).
+. "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
+need_root
+need_binary
+A=127.0.0.80
+"$LIB/mkca.sh" "$T/ca" $A other.test >/dev/null
+printf 'fake-secret' > "$T/pw"; chmod 600 "$T/pw"
+
+# The scripted relay is tests/fakesmtp.py plus a few TLS-layer scenarios
+# that only this test needs (registered through fakesmtp's scenario API).
+cat > "$T/hfake.py" <<'PY'
+import os, socket, struct, sys, time
+sys.path.insert(0, os.path.join(os.environ["SRCDIR"], "tests"))
+import fakesmtp as F
+
+def raw_read(sock, n, timeout=5):
+    """Read up to n bytes of the client's first TLS flight (ClientHello)."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(n)
+    except OSError:
+        return b""
+
+class ResetInHandshake(F.Dialogue):
+    # read the start of the ClientHello, then RST (no ServerHello)
+    def start_tls(self):
+        got = raw_read(self.sock, 5)
+        self.log("EVENT", "reset in handshake after %d bytes" % len(got))
+        self.reset()
+
+class StallInHandshake(F.Dialogue):
+    # read the ClientHello, then never answer
+    def start_tls(self):
+        raw_read(self.sock, 4096)
+        self.log("EVENT", "stall in handshake")
+        time.sleep(30)
+        self.reset()
+
+class GarbageHandshake(F.Dialogue):
+    # answer the ClientHello with plaintext SMTP, then close
+    def start_tls(self):
+        raw_read(self.sock, 4096)
+        self.log("EVENT", "garbage instead of ServerHello")
+        self.sock.sendall(b"250 2.0.0 Ok, not TLS at all\r\n" * 4)
+        time.sleep(0.5)
+        self.reset()
+
+class Injection2nd(F.Dialogue):
+    # "220 Ready" in one segment, "250 injected" in a second one (delay
+    # --delay seconds; 0 = right behind it), then the real handshake
+    def cmd_STARTTLS(self, arg):
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.send(b"220 2.0.0 Ready\r\n")
+        if self.o.delay > 0:
+            time.sleep(self.o.delay)
+        self.send(b"250 2.0.0 injected\r\n")
+        self.log("EVENT", "injected in a second packet")
+        self.start_tls()
+        return b"220"
+
+F.scenario("tls-reset-handshake", "RST after the first bytes of the ClientHello",
+           base=ResetInHandshake)
+F.scenario("tls-stall-handshake", "read the ClientHello, never answer",
+           base=StallInHandshake)
+F.scenario("tls-garbage-handshake", "plaintext SMTP in answer to the ClientHello",
+           base=GarbageHandshake)
+F.scenario("starttls-injection-2nd", "220 Ready, then 250 injected in a 2nd packet",
+           base=Injection2nd, delay=0.0)
+sys.exit(F.main(sys.argv[1:]))
+PY
+
+# hfake NAME SCENARIO [fakesmtp options]: start a fake on $A; sets FPORT FTRANS FPID
+hfake() {
+    local name=$1 scen=$2; shift 2
+    FTRANS=$T/fake-$name.transcript
+    local pf=$T/fake-$name.port
+    rm -f "$pf"
+    SRCDIR=$SRCDIR $PY "$T/hfake.py" --listen $A --port 0 --port-file "$pf" \
+        --scenario "$scen" --transcript "$FTRANS" --lifetime 60 \
+        --tls-cert "$T/ca/$A.pem" --tls-key "$T/ca/$A.key" \
+        --user etrn --password fake-secret "$@" > "$T/fake-$name.log" 2>&1 &
+    FPID=$!
+    on_exit "kill $FPID"
+    if ! wait_for 10 test -s "$pf"; then
+        echo "fake relay did not start:"; cat "$T/fake-$name.log"; return 1
+    fi
+    FPORT=$(cat "$pf")
+}
+hstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
+
+# conf NAME [relay lines...]
+conf() {
+    local name=$1; shift
+    local extra="" l
+    for l in "$@"; do extra="$extra  $l
+"; done
+    cat > "$T/$name.conf" <<C
+ehlo-name = "gw.example.test"
+state-dir = "$T/state-$name"
+timeouts { connect = 5 greeting = 3 command = 3 etrn = 3 tls = 4 quit = 2 }
+relay fake {
+  host = "$A"
+  port = $FPORT
+  ca-file = "$T/ca/ca.pem"
+  username = "etrn"
+  password-file = "$T/pw"
+  domains = { "a.test" }
+$extra}
+C
+    echo "$T/$name.conf"
+}
+# poll NAME WANT DESCRIPTION CONF: run, check exit code and time (< 12 s)
+poll() {
+    local name=$1 want=$2 d=$3 conf=$4
+    local t0=$(date +%s%N) rc=0
+    timeout 30 "$ETRNPOLL" -c "$conf" -v poll --no-hold > "$T/$name.out" 2> "$T/$name.err" || rc=$?
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if [ "$rc" = "$want" ]; then ok "$d (exit $rc, $ms ms)"; else bad "$d (exit $rc, want $want, $ms ms)"; tail -5 "$T/$name.err"; fi
+    [ $ms -lt 12000 ] || bad "$d: took $ms ms"
+}
+# nothing secret went out: no AUTH and no ETRN in the relay's transcript
+no_auth() {
+    check "$1: no AUTH sent" hasnot "$FTRANS" '^#[0-9]+ [CT] AUTH'
+    check "$1: no ETRN sent" hasnot "$FTRANS" '^#[0-9]+ [CT] ETRN'
+}
+tls_state() { json relays.0.tls "$T/state-$1/last-poll.json"; }
+
+# --- 0. control: the same fake with a good certificate works ----------------
+hfake good normal
+C=$(conf good); poll good 0 "control: STARTTLS with a valid certificate" "$C"
+check "control: TLS used" has "$FTRANS" '^#1 TLS TLSv1\.[23] '
+hstop
+
+# --- 1. certificates --------------------------------------------------------
+hfake name normal --tls-cert "$T/ca/other.test.pem" --tls-key "$T/ca/other.test.key"
+C=$(conf name); poll name 76 "certificate for another name (other.test, asked $A)" "$C"
+check "name: explained" has "$T/name.err" "not valid for $A"
+no_auth name
+C=$(conf name-ok 'tls-name = "other.test"'); poll name-ok 0 "same certificate with tls-name = other.test is accepted" "$C"
+check "tls-name: sent as SNI" has "$FTRANS" 'sni=other\.test'
+hstop
+
+hfake expired normal --tls-cert "$T/ca/expired-$A.pem" --tls-key "$T/ca/expired-$A.key"
+C=$(conf expired); poll expired 76 "expired certificate" "$C"
+check "expired: explained" has "$T/expired.err" 'expired'
+no_auth expired
+hstop
+
+hfake self normal --tls-cert "$T/ca/self-$A.pem" --tls-key "$T/ca/self-$A.key"
+C=$(conf self); poll self 76 "self-signed certificate not in the CA file" "$C"
+check "self-signed: explained" has "$T/self.err" 'not valid for|signer|not trusted|issuer'
+no_auth self
+hstop
+
+# --- 2. pins ------------------------------------------------------------------
+PIN=$(certtool --pubkey-info --load-certificate "$T/ca/$A.pem" --outder 2>/dev/null | openssl dgst -sha256 -binary | base64)
+OTHER=$(certtool --pubkey-info --load-certificate "$T/ca/other.test.pem" --outder 2>/dev/null | openssl dgst -sha256 -binary | base64)
+hfake pin normal
+C=$(conf pinbad "pin-sha256 = { \"sha256//$OTHER\" }"); poll pinbad 76 "pin mismatch although the chain is valid" "$C"
+check "pin mismatch: explained with the real key" has "$T/pinbad.err" "does not match any pin-sha256 \\(its key is sha256//"
+no_auth pinbad
+C=$(conf pinbackup "pin-sha256 = { \"sha256//$OTHER\", \"sha256//$PIN\" }"); poll pinbackup 0 "second (backup) pin matches" "$C"
+hstop
+hfake pini normal --implicit-tls
+C=$(conf pini 'tls = implicit' "pin-sha256 = { \"sha256//$OTHER\" }"); poll pini 76 "pin mismatch with implicit TLS" "$C"
+no_auth pini
+hstop
+
+# --- 3. downgrade -----------------------------------------------------------------
+for v in 1.1 1.0; do
+    hfake down$v normal --tls-max-version $v
+    C=$(conf down$v); poll down$v 76 "relay offering at most TLS $v is refused" "$C"
+    check "TLS $v: handshake failed on the relay's side too" has "$FTRANS" '^#1 TLS-FAIL'
+    no_auth "TLS $v"
+    hstop
+done
+hfake v12 normal --tls-max-version 1.2
+C=$(conf v12); poll v12 0 "relay with at most TLS 1.2 is fine" "$C"
+check "TLS 1.2 recorded in the state" [ "$(tls_state v12)" = TLS1.2 ]
+hstop
+
+# --- 4. implicit TLS variants -------------------------------------------------------
+hfake imp normal --implicit-tls
+C=$(conf imp 'tls = implicit'); poll imp 0 "implicit TLS" "$C"
+check "implicit: no STARTTLS sent" hasnot "$FTRANS" 'STARTTLS'
+check "implicit: TLS from the first byte" bash -c "grep -A1 '^#1 CONNECT' '$FTRANS' | grep -q '^#1 TLS '"
+hstop
+hfake impexp normal --implicit-tls --tls-cert "$T/ca/expired-$A.pem" --tls-key "$T/ca/expired-$A.key"
+C=$(conf impexp 'tls = implicit'); poll impexp 76 "implicit TLS with an expired certificate" "$C"
+no_auth impexp
+hstop
+hfake impdown normal --implicit-tls --tls-max-version 1.1
+C=$(conf impdown 'tls = implicit'); poll impdown 76 "implicit TLS downgraded to 1.1" "$C"
+no_auth impdown
+hstop
+hfake impplain normal
+C=$(conf impplain 'tls = implicit'); poll impplain 76 "implicit TLS against a plaintext server" "$C"
+check "plaintext server: nothing but the ClientHello sent" bash -c "! grep -qE '^#[0-9]+ C (EHLO|AUTH|ETRN)' '$FTRANS'"
+hstop
+hfake starttls-vs-imp normal --implicit-tls
+C=$(conf svi); poll svi 75 "STARTTLS client meets an implicit-TLS server: greeting times out" "$C"
+check "starttls-vs-implicit: the relay saw no TLS handshake" has "$FTRANS" '^#1 TLS-FAIL'
+no_auth starttls-vs-implicit
+hstop
+
+# --- 5. the handshake breaks ------------------------------------------------------------
+hfake rst tls-reset-handshake
+C=$(conf rst); poll rst 75 "relay resets mid-handshake (STARTTLS): lost connection, temporary" "$C"
+check "reset: the relay reset after reading the ClientHello" has "$FTRANS" 'EVENT reset in handshake after [1-9]'
+no_auth reset
+hstop
+hfake rsti tls-reset-handshake --implicit-tls
+C=$(conf rsti 'tls = implicit'); poll rsti 75 "relay resets mid-handshake (implicit TLS)" "$C"
+hstop
+hfake stall tls-stall-handshake
+C=$(conf stall); poll stall 75 "relay stalls mid-handshake: tls time-out (4 s), temporary" "$C"
+check "stall: explained" has "$T/stall.err" 'TLS handshake with .* timed out'
+no_auth stall
+hstop
+hfake garb tls-garbage-handshake
+C=$(conf garb); poll garb 76 "relay answers the ClientHello with plaintext: protocol error" "$C"
+no_auth garbage
+hstop
+
+# --- 6. STARTTLS injection in a second packet ------------------------------------------
+for d in 0 0.2; do
+    hfake inj$d starttls-injection-2nd --delay $d
+    C=$(conf inj$d); poll inj$d 76 "STARTTLS injection in a 2nd packet ${d}s after the 220 -> refuse" "$C"
+    check "injection ${d}s: explained" has "$T/inj$d.err" 'STARTTLS response injection|TLS handshake with .* failed'
+    check "injection ${d}s: the injected reply is never read as SMTP" hasnot "$T/inj$d.err" '< 250 2.0.0 injected'
+    no_auth "injection ${d}s"
+    hstop
+done
+
+check "password never in any output" bash -c "! grep -l 'fake-secret' $T/*.err $T/*.out"
+finish
