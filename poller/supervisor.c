@@ -254,6 +254,7 @@ static void start_poll(struct sup *s, const char *trigger)
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         /* Treated like a temporary failure of the poll: retried with backoff. */
@@ -279,8 +280,11 @@ static void start_poll(struct sup *s, const char *trigger)
         /* Own process group, so the supervisor's SIGKILL also reaches hook
          * programs this cycle started. */
         setpgid(0, 0);
-        /* If the supervisor dies, stop polling too. */
+        /* If the supervisor dies, stop polling too (and if it already has,
+         * do not start). */
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        if (getppid() != parent)
+            _exit(EX_TEMPFAIL);
         close(s->sfd);
         close(s->tfd);
         if (s->nt.fd >= 0)
