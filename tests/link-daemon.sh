@@ -16,6 +16,7 @@
 #  5  permanent failure -> no retries until SIGHUP
 #  6  link.cycle-timeout -> poll killed, retried
 #  7  started as root with `user` set -> runs as that user, polls still work
+#  8  link.interval -> periodic polls; a new address on the uplink -> a new poll
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 . "$LIB/netns.sh"
 need_netns
@@ -259,6 +260,42 @@ el=$(( $(ms_now) - t0 ))
 check "... not before ($el ms after ETRN)" [ "$el" -ge 8500 ]
 check "and retried after backoff-min" wait_for 5 count_ge 2
 d_stop
+fake_ns_stop
+
+# --- 8: link.interval; a new address = a new link-up ---------------------------
+fake_ns_start "$I" "$RELAY" 2525 p8 normal --idle-timeout 5
+CONF=$(LINKX='interval = 2' dconf p8)
+d_start p8 "$CONF"
+check "interval: first poll after settle" wait_for 4 count_ge 1
+t0=$(ms_now)
+check "interval 2 s: two more polls" wait_for 8 count_ge 3
+el=$(( $(ms_now) - t0 ))
+check "... about 2 s apart ($el ms for two)" [ "$el" -ge 3500 ] && [ "$el" -le 6500 ]
+check "log: 'next poll in 2 s'" has "$DLOG" 'poll finished: exit 0 ok; next poll in 2 s'
+# an IPv6 address appears next to the IPv4 one: the uplink changed
+ip -n "$C" -6 route add default via 2001:db8:1::1 dev wan0 onlink
+n0=$(nsess)
+ip -n "$C" addr add 2001:db8:1::2/64 dev wan0 nodad
+check "new IPv6 address: logged as an uplink change" wait_for 3 \
+    grep -q 'uplink changed: wan0 (198\.51\.100\.2, default route) -> wan0 (198\.51\.100\.2, 2001:db8:1::2, default route)' "$DLOG"
+check "... and a poll for it" wait_for 5 count_ge $((n0 + 1))
+check "... with trigger link-up" wait_for 3 grep -q 'poll started (link-up, interface wan0)' "$DLOG"
+# the IPv4 address changes (redial-like: the new one is promoted when the
+# old one goes; the kernel silently drops the default route with it)
+ip netns exec "$C" sysctl -qw net.ipv4.conf.wan0.promote_secondaries=1
+ip -n "$C" -6 route del default via 2001:db8:1::1 dev wan0
+ip -n "$C" addr del 2001:db8:1::2/64 dev wan0
+sleep 0.5
+ip -n "$C" addr add 198.51.100.3/24 dev wan0
+ip -n "$C" addr del 198.51.100.2/24 dev wan0
+ip -n "$C" route replace default via "$RELAY" dev wan0
+check "new IPv4 address: seen (as an uplink change or down/up)" wait_for 3 \
+    grep -qE '(uplink changed: .* -> wan0|link wan0 usable) \(198\.51\.100\.3' "$DLOG"
+check "new IPv4 address: a poll from it" wait_for 5 grep -q 'CONNECT 198\.51\.100\.3 ' "$FTRANS"
+d_stop
+ip -n "$C" addr add 198.51.100.2/24 dev wan0
+ip -n "$C" addr del 198.51.100.3/24 dev wan0
+ip -n "$C" route replace default via "$RELAY" dev wan0
 fake_ns_stop
 
 # --- 7: privilege drop ---------------------------------------------------------
