@@ -121,8 +121,9 @@ fstop
 # live_copies PID: occurrences of the password tail in the writable memory of PID
 live_copies() {
     $PY - "$1" "$TAIL" <<'P'
-import re, sys
+import sys
 pid, needle = sys.argv[1], sys.argv[2].encode()
+CHUNK, HUGE = 1 << 20, 1 << 30   # skip reservations over 1 GiB (ASan's shadow memory)
 n = 0
 with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
     for line in maps:
@@ -130,11 +131,18 @@ with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as
         if "r" not in perms or "w" not in perms:
             continue
         lo, hi = (int(x, 16) for x in rng.split("-"))
-        try:
-            mem.seek(lo)
-            n += mem.read(hi - lo).count(needle)
-        except (OSError, ValueError, OverflowError):
-            pass
+        if hi - lo > HUGE:
+            continue
+        tail = b""
+        for at in range(lo, hi, CHUNK):
+            try:
+                mem.seek(at)
+                buf = tail + mem.read(min(CHUNK, hi - at))
+            except (OSError, ValueError, OverflowError):
+                tail = b""
+                continue
+            n += buf.count(needle)
+            tail = buf[-(len(needle) - 1):]   # a copy across the chunk border
 print(n)
 P
 }
