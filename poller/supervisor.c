@@ -269,20 +269,25 @@ static void start_poll(struct sup *s, const char *trigger)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = child_on_term;     /* no SA_RESTART: blocking calls return EINTR */
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        int bad = sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0;
         sa.sa_handler = SIG_IGN;
-        sigaction(SIGHUP, &sa, NULL);
-        sigaction(SIGUSR1, &sa, NULL);
-        sigaction(SIGPIPE, &sa, NULL);
+        bad |= sigaction(SIGHUP, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0 ||
+               sigaction(SIGPIPE, &sa, NULL) < 0;
         sa.sa_handler = SIG_DFL;
-        sigaction(SIGCHLD, &sa, NULL);
+        bad |= sigaction(SIGCHLD, &sa, NULL) < 0;
+        if (bad) {
+            /* Without its SIGTERM handler the poll could not unwind. */
+            log_err("poll process: sigaction: %s", strerror(errno));
+            _exit(EX_OSERR);
+        }
         /* Own process group, so the supervisor's SIGKILL also reaches hook
-         * programs this cycle started. */
-        setpgid(0, 0);
+         * programs this cycle started.  (The parent calls it too; EACCES
+         * or EPERM here only mean it already happened.) */
+        (void)setpgid(0, 0);
         /* If the supervisor dies, stop polling too (and if it already has,
          * do not start). */
-        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+            log_debug("poll process: PR_SET_PDEATHSIG: %s", strerror(errno));
         if (getppid() != parent)
             _exit(EX_TEMPFAIL);
         close(s->sfd);
@@ -290,14 +295,20 @@ static void start_poll(struct sup *s, const char *trigger)
         if (s->nt.fd >= 0)
             close(s->nt.fd);
         linkwatch_close_fds(s->lw);
-        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+        if (sigprocmask(SIG_SETMASK, &s->oldmask, NULL) < 0) {
+            log_err("poll process: sigprocmask: %s", strerror(errno));
+            _exit(EX_OSERR);
+        }
         int rc = cycle_run(s->cfg, &o);
         fflush(stdout);
         fflush(stderr);
         _exit(rc & 0xff);
     }
     /* ---- parent ---- */
-    setpgid(pid, pid);            /* also here: no race with the child's own call */
+    /* Also here, so the group exists before we may signal it.  EACCES
+     * (the child already exec'd) or ESRCH (already gone) are harmless. */
+    if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
+        log_debug("setpgid %ld: %s", (long)pid, strerror(errno));
     s->child = pid;
     s->child_started = boot_ms();
     s->child_trigger = trigger;
@@ -391,9 +402,10 @@ static void poll_ended(struct sup *s, int status)
         sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         code = EX_SOFTWARE;
     }
-    /* Leftovers of a killed or crashed cycle (hook programs) go too. */
-    if (s->term_at || sig)
-        kill(-pid, SIGKILL);
+    /* Leftovers of a killed or crashed cycle (hook programs) go too;
+     * ESRCH (nothing left in the group) is the normal case. */
+    if ((s->term_at || sig) && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+        log_debug("kill group %ld: %s", (long)pid, strerror(errno));
     s->child = 0;
     s->last_end = now;
     enum kill_reason why = s->kill_reason;
