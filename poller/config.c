@@ -133,6 +133,7 @@ struct errbuf {
     int count;
 };
 static struct errbuf *g_eb;   /* libconfuse's error callback has no user pointer */
+static cfg_t *g_top;          /* the top-level cfg being parsed */
 
 static void eb_add(struct errbuf *eb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void eb_add(struct errbuf *eb, const char *fmt, ...)
@@ -159,8 +160,11 @@ static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (!g_eb)
         return;
-    if (cfg && cfg->filename)
-        eb_add(g_eb, "%s:%d: %s", cfg->filename, cfg->line, msg);
+    /* Untitled sections (link {}, hold {}) have no filename of their own;
+     * take the file name from the top-level cfg (the line is the section's). */
+    const char *file = cfg && cfg->filename ? cfg->filename : g_top ? g_top->filename : NULL;
+    if (file && cfg)
+        eb_add(g_eb, "%s:%d: %s", file, cfg->line, msg);
     else
         eb_add(g_eb, "%s", msg);
 }
@@ -711,6 +715,7 @@ static cfg_t *mkcfg(struct errbuf *eb)
 {
     cfg_t *cfg = cfg_init(top_opts, CFGF_NONE);
     g_eb = eb;
+    g_top = cfg;
     cfg_set_error_function(cfg, confuse_err);
     cfg_set_validate_func(cfg, "relay|tls", v_tls);
     cfg_set_validate_func(cfg, "relay|port", v_port);
@@ -736,6 +741,7 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
     errno = saved;
     int r = load(cfg, rc, path, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;
+    g_top = NULL;
     return r;
 }
 
@@ -759,6 +765,7 @@ int config_load_string(const char *text, const char *name, struct etp_config *c,
     size_t keep = eb.len;
     int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;
+    g_top = NULL;
     return r;
 }
 

@@ -162,13 +162,11 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         struct ddns_summary ds;
         memset(&ds, 0, sizeof ds);
         int dr = ddns_run_all(cfg, &o->up, &ds);
-        for (int i = 0; i < cfg->nddns; i++)
-            if (cfg->ddns[i].required && dr != 0) {
-                log_err("ddns %s is required and the update failed: not sending ETRN", cfg->ddns[i].name);
-                stop = 1;
-            }
-        if (stop)
+        if (ds.required_failed) {
+            log_err("a ddns entry with required = yes failed: not sending ETRN");
+            stop = 1;
             exitcode = exit_worst(exitcode, dr);
+        }
     }
     if (!stop && !o->check_only && !o->no_hold && cfg->hold.enabled) {
         int pr = hold_precheck(cfg);

@@ -66,6 +66,18 @@ START_TEST(errors_have_file_and_line)
 }
 END_TEST
 
+START_TEST(untitled_section_errors_have_line)
+{
+    struct etp_config c;
+    ck_assert_int_eq(load("relay a { host = \"h\" domains = {\"x.org\"} }\nlink {\n settle = 2\n bogus-key = 1\n}\n", &c), -1);
+    ck_assert_msg(strstr(err, "test.conf:4: no such option 'bogus-key'"), "got: %s", err);
+    config_free(&c);
+    ck_assert_int_eq(load("relay a { host = \"h\" domains = {\"x.org\"} }\nhold {\n\n quiet = ten\n}\n", &c), -1);
+    ck_assert_msg(strstr(err, "test.conf:4:") && strstr(err, "quiet"), "got: %s", err);
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(semantic_errors)
 {
     struct etp_config c;
@@ -159,6 +171,7 @@ int main(void)
     tcase_add_test(t, implicit_port_and_timeouts);
     tcase_add_test(t, errors_have_file_and_line);
     tcase_add_test(t, semantic_errors);
+    tcase_add_test(t, untitled_section_errors_have_line);
     tcase_add_test(t, unterminated);
     tcase_add_test(t, secrets);
     tcase_add_test(t, redaction);
