@@ -5,10 +5,14 @@
  *   2. hold_sm_*:     the completion state machine — pure: it is fed socket
  *                     snapshots and times and says when (and why) to stop;
  *   3. hold_run():    the driver: samples the kernel's socket table
- *                     (sockdiag.c) every hold.sample-ms, filters, feeds the
- *                     state machine, calls the cycle's tick, runs the flush
- *                     command, logs, writes hold.json, runs the hold-done hook.
- * plus hold_precheck() (is the local MTA listening?) and hold_status(). */
+ *                     (sockdiag.c) every hold.sample-ms, adds the socket-close
+ *                     events received since the last sample (sessions that
+ *                     began and ended in between), filters, feeds the state
+ *                     machine, calls the cycle's tick, runs the flush command,
+ *                     logs, writes hold.json, runs the hold-done hook.
+ * plus hold_precheck() (is the local MTA listening?  It also subscribes to
+ * the close events, before the first ETRN) and hold_status().
+ * Design notes and limits: doc/hold.md. */
 #include "hold.h"
 #include "hooks.h"
 #include "log.h"
@@ -28,7 +32,8 @@
 #include <unistd.h>
 
 #define HOLD_STATE_FILE "hold.json"
-#define HOLD_SNAP_MAX   HOLD_SM_MAX_TRACK  /* sockets read per sample and direction */
+#define HOLD_SNAP_MAX   HOLD_SM_MAX_TRACK  /* sockets read per dump / drain */
+#define HOLD_SNAP_TOTAL (3 * (size_t)HOLD_SNAP_MAX) /* in, out, close events */
 #define HOLD_OWN_MAX    64                 /* own sockets excluded from the watch */
 #define HOLD_DIAG_FAILS 10                 /* consecutive failed samples before giving up */
 #define PRECHECK_MS     5000
@@ -156,14 +161,14 @@ void hold_sm_init(struct hold_sm *sm, const struct hold_params *p, hold_event_fn
     sm->p = *p;
     sm->event = ev;
     sm->event_arg = arg;
-    sm->last_in_ms = -1;
-    sm->last_in_close_ms = -1;
+    sm->last_in_ms = HOLD_T_NONE;
+    sm->last_in_close_ms = HOLD_T_NONE;
     sm->last_out_ms = 0;        /* outbound quiet is counted from the hold's start */
     sm->end = HOLD_NOT_RUN;
 }
 
-/* FNV-1a over the identity: direction, 4-tuple, cookie. */
-static uint32_t conn_hash(const struct hold_conn *c)
+/* FNV-1a over the identity: direction, 4-tuple and (with_cookie) cookie. */
+static uint32_t conn_hash(const struct hold_conn *c, int with_cookie)
 {
     uint64_t h = 1469598103934665603ULL;
 #define MIX(ptr, len)                                           \
@@ -181,41 +186,70 @@ static uint32_t conn_hash(const struct hold_conn *c)
     MIX(c->raddr, 16);
     MIX(&c->lport, sizeof c->lport);
     MIX(&c->rport, sizeof c->rport);
-    MIX(&c->cookie, sizeof c->cookie);
+    if (with_cookie)
+        MIX(&c->cookie, sizeof c->cookie);
 #undef MIX
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int conn_same(const struct hold_conn *a, const struct hold_conn *b)
+static int tuple_same(const struct hold_conn *a, const struct hold_conn *b)
 {
     return (a->outbound != 0) == (b->outbound != 0) && a->family == b->family &&
-           a->lport == b->lport && a->rport == b->rport && a->cookie == b->cookie &&
+           a->lport == b->lport && a->rport == b->rport &&
            memcmp(a->laddr, b->laddr, 16) == 0 && memcmp(a->raddr, b->raddr, 16) == 0;
 }
 
-static void index_insert(struct hold_sm *sm, size_t ti)
+static int conn_same(const struct hold_conn *a, const struct hold_conn *b)
 {
-    uint32_t h = conn_hash(&sm->track[ti].c) & (INDEX_SIZE - 1);
+    return tuple_same(a, b) && a->cookie == b->cookie;
+}
+
+static void insert_into(uint32_t *idx, uint32_t h, size_t ti)
+{
     for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
         uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
-        if (sm->index[slot] == 0) {
-            sm->index[slot] = (uint32_t)ti + 1;
+        if (idx[slot] == 0) {
+            idx[slot] = (uint32_t)ti + 1;
             return;
         }
     }
     /* Unreachable: at most HOLD_SM_MAX_TRACK entries in 2x as many slots. */
 }
 
-/* Track number of c, or -1. */
+static void index_insert(struct hold_sm *sm, size_t ti)
+{
+    insert_into(sm->index, conn_hash(&sm->track[ti].c, 1) & (INDEX_SIZE - 1), ti);
+    insert_into(sm->tindex, conn_hash(&sm->track[ti].c, 0) & (INDEX_SIZE - 1), ti);
+}
+
+/* Track number of c (same 4-tuple and cookie), or -1. */
 static long index_find(const struct hold_sm *sm, const struct hold_conn *c)
 {
-    uint32_t h = conn_hash(c) & (INDEX_SIZE - 1);
+    uint32_t h = conn_hash(c, 1) & (INDEX_SIZE - 1);
     for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
         uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
         uint32_t v = sm->index[slot];
         if (v == 0)
             return -1;
         if (conn_same(&sm->track[v - 1].c, c))
+            return (long)v - 1;
+    }
+    return -1;
+}
+
+/* A closed track with c's 4-tuple (any cookie), or -1.  A socket nobody
+ * dumped while it was open gets its cookie only when first reported: its
+ * close event and its TIME-WAIT entry then carry different cookies. */
+static long index_find_closed_tuple(const struct hold_sm *sm, const struct hold_conn *c)
+{
+    uint32_t h = conn_hash(c, 0) & (INDEX_SIZE - 1);
+    for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
+        uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
+        uint32_t v = sm->tindex[slot];
+        if (v == 0)
+            return -1;
+        const struct hold_track *tr = &sm->track[v - 1];
+        if (!tr->c.open && tuple_same(&tr->c, c))
             return (long)v - 1;
     }
     return -1;
@@ -258,6 +292,23 @@ void hold_sm_abort(struct hold_sm *sm, int64_t t_ms)
     sm->end_ms = t_ms;
 }
 
+/* Latest activity time so far (HOLD_T_NONE = none). */
+static void note(int64_t *acc, int64_t t)
+{
+    if (*acc == HOLD_T_NONE || t > *acc)
+        *acc = t;
+}
+
+/* When did a connection that is closed now close?  Known to lie in
+ * [lo, hi]; its TIME-WAIT age (if known) says exactly. */
+static int64_t close_time(const struct hold_conn *c, int64_t lo, int64_t hi)
+{
+    if (c->closed_ago_ms < 0)
+        return hi;
+    int64_t at = hi - c->closed_ago_ms;
+    return at < lo ? lo : at > hi ? hi : at;
+}
+
 enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn *snap, size_t n)
 {
     if (sm->end != HOLD_NOT_RUN)
@@ -266,64 +317,80 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
         t = sm->last_t;
     if (t < 0)
         t = 0;
-    sm->last_t = t;
     int first = sm->steps == 0;
+    /* A connection absent from the previous snapshot opened after it. */
+    int64_t prev = first ? -(sm->p.recent_ms > 0 ? sm->p.recent_ms : 0) : sm->last_t;
+    sm->last_t = t;
     if (sm->steps < INT32_MAX)
         sm->steps++;
 
     /* Index the connections known so far. */
     memset(sm->index, 0, sizeof sm->index);
+    memset(sm->tindex, 0, sizeof sm->tindex);
     for (size_t i = 0; i < sm->ntrack; i++) {
         sm->track[i].present = 0;
         index_insert(sm, i);
     }
     size_t nold = sm->ntrack;
-    int act_in = 0, act_out = 0;       /* inbound / outbound activity at t */
+    int64_t act_in = HOLD_T_NONE, act_out = HOLD_T_NONE;   /* latest activity */
     int untracked_open_in = 0, untracked_open_out = 0;
 
     for (size_t k = 0; k < n; k++) {
         const struct hold_conn *c = &snap[k];
         int out = c->outbound != 0;
+        int64_t *act = out ? &act_out : &act_in;
         long ti = index_find(sm, c);
+        if (ti < 0 && !c->open)
+            ti = index_find_closed_tuple(sm, c);
         if (ti >= 0) {
             struct hold_track *tr = &sm->track[ti];
-            if (tr->present)
-                continue;                     /* listed twice in one snapshot */
+            /* Listed twice in one snapshot (a dump entry and a close event):
+             * merge; a close wins. */
+            int again = tr->present;
             tr->present = 1;
             int was_open = tr->c.open;
+            int seen_open = c->open != 0;
             if (c->bytes != HOLD_BYTES_UNKNOWN &&
                 (tr->c.bytes == HOLD_BYTES_UNKNOWN || c->bytes > tr->c.bytes))
                 tr->c.bytes = c->bytes;       /* bytes only grow */
-            tr->c.open = c->open != 0;
+            tr->c.open = again ? (was_open && seen_open) : seen_open;
+            if (!again || c->closed_ago_ms >= 0)
+                tr->c.closed_ago_ms = c->closed_ago_ms;
             if (tr->baseline)
                 continue;
             if (!out && tr->c.bytes != HOLD_BYTES_UNKNOWN)
                 sm->bytes_known = 1;
+            if (seen_open || tr->c.open)
+                note(act, t);                 /* open at (about) t */
             if (was_open && !tr->c.open) {
-                emit(sm, HOLD_EV_CLOSED, &tr->c, t);
+                /* Closed since the previous sample -- or, when this snapshot
+                 * also lists it open (a dump entry, then its close event),
+                 * just now. */
+                int64_t ct = (again || seen_open) ? t : close_time(c, prev, t);
+                emit(sm, HOLD_EV_CLOSED, &tr->c, ct);
+                note(act, ct);
                 if (!out)
-                    sm->last_in_close_ms = t;
-            }
-            if (was_open || tr->c.open) {
-                if (out)
-                    act_out = 1;
-                else
-                    act_in = 1;
+                    note(&sm->last_in_close_ms, ct);
+            } else if (again && seen_open && !tr->c.open && !out) {
+                note(&sm->last_in_close_ms, t);   /* its close event came first */
             }
             continue;
         }
-        /* A connection not seen before. */
-        int baseline = first && !c->open;
+        /* A connection not seen before.  Closed already in the first
+         * snapshot: a left-over from before, unless it closed recently. */
+        int64_t ct = c->open ? t : close_time(c, prev, t);
+        int baseline = first && !c->open &&
+                       !(sm->p.recent_ms > 0 &&
+                         (c->closed_ago_ms < 0 || c->closed_ago_ms <= sm->p.recent_ms));
         if (sm->ntrack >= HOLD_SM_MAX_TRACK) {
             /* No room to remember it: count it as activity every time it is
              * seen (the hold can only last longer, never end early). */
             if (baseline)
                 continue;
+            note(act, t);
             if (out) {
-                act_out = 1;
                 untracked_open_out += c->open != 0;
             } else {
-                act_in = 1;
                 untracked_open_in += c->open != 0;
                 if (sm->seen_in < INT32_MAX)
                     sm->seen_in++;
@@ -344,22 +411,23 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
         if (baseline)
             continue;
         emit(sm, HOLD_EV_NEW, &tr->c, t);
-        if (out) {
-            act_out = 1;
-        } else {
-            act_in = 1;
-            sm->seen_in++;
+        note(act, ct);
+        if (!out) {
+            if (sm->seen_in < INT32_MAX)
+                sm->seen_in++;
             add_peer(sm, c);
             if (tr->c.bytes != HOLD_BYTES_UNKNOWN)
                 sm->bytes_known = 1;
-            if (!tr->c.open) {                /* opened and closed between samples */
-                emit(sm, HOLD_EV_CLOSED, &tr->c, t);
-                sm->last_in_close_ms = t;
-            }
+        }
+        if (!tr->c.open) {                    /* opened and closed between samples */
+            emit(sm, HOLD_EV_CLOSED, &tr->c, ct);
+            if (!out)
+                note(&sm->last_in_close_ms, ct);
         }
     }
 
-    /* Connections that vanished: closed (if they were open) before t. */
+    /* Connections that vanished: closed (if they were open) after the
+     * previous sample; we learn it now. */
     size_t j = 0;
     for (size_t i = 0; i < sm->ntrack; i++) {
         struct hold_track *tr = &sm->track[i];
@@ -368,12 +436,9 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
                 if (tr->c.open) {
                     tr->c.open = 0;
                     emit(sm, HOLD_EV_CLOSED, &tr->c, t);
-                    if (tr->c.outbound) {
-                        act_out = 1;
-                    } else {
-                        act_in = 1;
-                        sm->last_in_close_ms = t;
-                    }
+                    note(tr->c.outbound ? &act_out : &act_in, t);
+                    if (!tr->c.outbound)
+                        note(&sm->last_in_close_ms, t);
                 }
                 if (!tr->c.outbound)
                     sm->bytes_done += track_bytes(tr);
@@ -397,10 +462,10 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
         else
             sm->open_in++;
     }
-    if (act_in)
-        sm->last_in_ms = t;
-    if (act_out)
-        sm->last_out_ms = t;
+    if (act_in != HOLD_T_NONE)
+        note(&sm->last_in_ms, act_in);
+    if (act_out != HOLD_T_NONE)
+        note(&sm->last_out_ms, act_out);
 
     /* The end rules, natural ends first. */
     const struct hold_params *p = &sm->p;
@@ -409,7 +474,8 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
     enum hold_end end = HOLD_NOT_RUN;
     if (p->nothing_queued && out_quiet)
         end = HOLD_NOTHING_QUEUED;
-    else if (sm->seen_in > 0 && sm->open_in == 0 && t - sm->last_in_ms >= p->quiet_ms && out_quiet)
+    else if (sm->seen_in > 0 && sm->open_in == 0 && sm->last_in_ms != HOLD_T_NONE &&
+             t - sm->last_in_ms >= p->quiet_ms && out_quiet)
         end = HOLD_QUIET;
     else if (sm->seen_in == 0 && t >= p->first_contact_ms && out_quiet)
         end = HOLD_NO_CONTACT;
@@ -435,7 +501,7 @@ void hold_sm_summary(const struct hold_sm *sm, struct hold_summary *out)
     out->bytes_known = sm->bytes_known;
     int64_t end = sm->end != HOLD_NOT_RUN ? sm->end_ms : sm->last_t;
     out->duration_ms = end;
-    out->overshoot_ms = (sm->seen_in > 0 && sm->open_in == 0 && sm->last_in_close_ms >= 0)
+    out->overshoot_ms = (sm->seen_in > 0 && sm->open_in == 0 && sm->last_in_close_ms != HOLD_T_NONE)
                             ? end - sm->last_in_close_ms : -1;
     size_t len = 0;
     out->peers[0] = '\0';
@@ -532,6 +598,28 @@ static size_t own_sockets(struct own_sock *own, size_t max)
  * but the MTA's end may linger in CLOSE-WAIT): excluded from the watch. */
 static struct own_sock g_precheck;
 static int g_have_precheck;
+/* When hold_precheck() ran (monotonic ms; 0 = not in this poll): the cycle
+ * calls it just before the relay sessions, so a connection that closed
+ * after it may be a delivery that was over before the first sample. */
+static int64_t g_precheck_ms;
+/* Socket-close event subscription, opened by hold_precheck() (so closes
+ * between ETRN and the first sample are queued too) or by hold_run(). */
+static int g_destroy_fd = -1;
+
+static void destroy_close(void)
+{
+    sd_close(g_destroy_fd);
+    g_destroy_fd = -1;
+}
+
+static void destroy_open(void)
+{
+    sd_close(g_destroy_fd);
+    g_destroy_fd = sd_open_destroy();
+    if (g_destroy_fd < 0)
+        log_info("hold: no socket-close events (%s); relying on sampling alone",
+                 strerror(errno));
+}
 
 struct driver {
     const struct etp_config *cfg;
@@ -543,6 +631,7 @@ struct driver {
     struct sd_sock *raw;                      /* HOLD_SNAP_MAX */
     struct hold_conn *snap;                   /* 2 * HOLD_SNAP_MAX */
     int warned_overflow;
+    int warned_lost;
 };
 
 static int is_own(const struct own_sock *o, const struct sd_sock *s, int mirror)
@@ -562,9 +651,32 @@ static int excluded(const struct driver *d, const struct sd_sock *s, int outboun
     for (size_t i = 0; i < d->nown; i++)
         if (is_own(&d->own[i], s, !outbound))
             return 1;
-    if (!outbound && g_have_precheck && is_own(&g_precheck, s, 1))
+    if (g_have_precheck && is_own(&g_precheck, s, !outbound))
         return 1;
     return 0;
+}
+
+static int smtp_port(uint16_t p)
+{
+    return p == 25 || p == 465 || p == 587;
+}
+
+/* Does s count?  Inbound: to hold.port, at hold.local-address, from
+ * hold.source.  Outbound: to an SMTP port, not from hold.port. */
+static int wanted(const struct driver *d, const struct sd_sock *s, int outbound)
+{
+    const struct hold_cfg *h = &d->cfg->hold;
+    if (!outbound) {
+        if (s->lport != h->port)
+            return 0;
+        if (d->have_local && !hold_prefix_match(&d->local, s->family, s->laddr))
+            return 0;
+        if (d->have_source && !hold_prefix_match(&d->source, s->family, s->raddr))
+            return 0;
+    } else if (!smtp_port(s->rport) || s->lport == h->port) {
+        return 0;     /* (a peer's port 25 connecting to our hold.port is inbound) */
+    }
+    return !excluded(d, s, outbound);
 }
 
 static void to_conn(const struct sd_sock *s, int outbound, struct hold_conn *c)
@@ -579,6 +691,9 @@ static void to_conn(const struct sd_sock *s, int outbound, struct hold_conn *c)
     c->rport = s->rport;
     c->cookie = s->cookie;
     c->bytes = s->bytes_received == SD_BYTES_UNKNOWN ? HOLD_BYTES_UNKNOWN : s->bytes_received;
+    c->closed_ago_ms = -1;
+    if (s->state == SD_TCP_TIME_WAIT && s->expires_ms <= SD_TIMEWAIT_MS)
+        c->closed_ago_ms = SD_TIMEWAIT_MS - (int64_t)s->expires_ms;
 }
 
 /* Take one snapshot (inbound, and outbound if configured) into d->snap.
@@ -608,19 +723,32 @@ static long sample(struct driver *d)
                      HOLD_SNAP_MAX, outbound ? "outbound" : "inbound", dropped);
             d->warned_overflow = 1;
         }
-        for (size_t i = 0; i < n && total < 2 * (size_t)HOLD_SNAP_MAX; i++) {
+        for (size_t i = 0; i < n && total < HOLD_SNAP_TOTAL; i++)
+            if (wanted(d, &d->raw[i], outbound))
+                to_conn(&d->raw[i], outbound, &d->snap[total++]);
+    }
+    /* Then the connections freed since the last sample (close events):
+     * they catch sessions that began and ended between two dumps. */
+    if (g_destroy_fd >= 0) {
+        size_t n = 0, dropped = 0;
+        int lost = 0;
+        if (sd_drain_destroyed(g_destroy_fd, d->raw, HOLD_SNAP_MAX, &n, &dropped, &lost) < 0) {
+            log_warn("hold: reading socket-close events failed: %s; sampling only",
+                     strerror(errno));
+            sd_close(g_destroy_fd);
+            g_destroy_fd = -1;
+        }
+        if ((lost || dropped) && !d->warned_lost) {
+            log_warn("hold: socket-close events were lost (busy host); a connection "
+                     "shorter than %d ms may go unseen", h->sample_ms);
+            d->warned_lost = 1;
+        }
+        for (size_t i = 0; i < n && total < HOLD_SNAP_TOTAL; i++) {
             const struct sd_sock *s = &d->raw[i];
-            if (!outbound) {
-                if (d->have_local && !hold_prefix_match(&d->local, s->family, s->laddr))
-                    continue;
-                if (d->have_source && !hold_prefix_match(&d->source, s->family, s->raddr))
-                    continue;
-            } else if (s->lport == h->port) {
-                continue;     /* an inbound connection from a peer's port 25/465/587 */
-            }
-            if (excluded(d, s, outbound))
-                continue;
-            to_conn(s, outbound, &d->snap[total++]);
+            if (wanted(d, s, 0))
+                to_conn(s, 0, &d->snap[total++]);
+            else if (h->wait_outbound && wanted(d, s, 1))
+                to_conn(s, 1, &d->snap[total++]);
         }
     }
     return (long)total;
@@ -764,8 +892,11 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
     memset(out, 0, sizeof *out);
     out->end = HOLD_NOT_RUN;
     out->overshoot_ms = -1;
+    int64_t since_precheck = g_precheck_ms > 0 ? now_ms() - g_precheck_ms : 0;
+    g_precheck_ms = 0;
     if (!h->enabled) {
         log_debug("hold: disabled");
+        destroy_close();
         return 0;
     }
 
@@ -776,6 +907,7 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
     char err[256];
     if (hold_check_config(h, err, sizeof err) < 0) {
         log_err("%s", err);
+        destroy_close();
         return EX_CONFIG;
     }
     d.have_local = h->local_address && hold_prefix_parse(h->local_address, &d.local) == 0;
@@ -788,20 +920,24 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
         .max_hold_ms = (int64_t)h->max_hold * 1000,
         .wait_outbound = h->wait_outbound,
         .nothing_queued = nothing_queued,
+        .recent_ms = since_precheck,
     };
     struct hold_sm *sm = malloc(sizeof *sm);
     d.raw = calloc(HOLD_SNAP_MAX, sizeof *d.raw);
-    d.snap = calloc(2 * (size_t)HOLD_SNAP_MAX, sizeof *d.snap);
+    d.snap = calloc(HOLD_SNAP_TOTAL, sizeof *d.snap);
     int rc = 0;
     if (!sm || !d.raw || !d.snap) {
         log_err("hold: out of memory");
         free(sm);
         free(d.raw);
         free(d.snap);
+        destroy_close();
         out->end = HOLD_ABORTED;
         return EX_TEMPFAIL;
     }
     hold_sm_init(sm, &p, on_event, NULL);
+    if (g_destroy_fd < 0)
+        destroy_open();
 
     int64_t start_wall = wall_ms();
     int64_t t0 = now_ms();
@@ -871,6 +1007,7 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
     if (d.diag_fd < 0 && sm->end == HOLD_NOT_RUN)
         hold_sm_abort(sm, now_ms() - t0);
     sd_close(d.diag_fd);
+    destroy_close();
 
     hold_sm_summary(sm, out);
     out->end_wall_ms = wall_ms();
@@ -920,7 +1057,11 @@ int hold_precheck(const struct etp_config *cfg)
 {
     const struct hold_cfg *h = &cfg->hold;
     g_have_precheck = 0;
-    if (!h->enabled || !h->check_local_mta)
+    g_precheck_ms = now_ms();
+    if (!h->enabled)
+        return 0;
+    destroy_open();
+    if (!h->check_local_mta)
         return 0;
     char err[256];
     if (hold_check_config(h, err, sizeof err) < 0) {

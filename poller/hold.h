@@ -3,7 +3,9 @@
  * After the relays accepted ETRN, the backup MX connects to the local MTA
  * and delivers.  The hold watches those inbound TCP connections (to
  * hold.port, optionally only at hold.local-address and from hold.source)
- * by sampling the kernel's socket table every hold.sample-ms, and ends
+ * by sampling the kernel's socket table every hold.sample-ms (plus the
+ * kernel's socket-close events, which catch sessions shorter than that),
+ * and ends
  * when delivery is complete:
  *   quiet          at least one inbound connection was seen, and none has
  *                  been open for hold.quiet seconds;
@@ -58,9 +60,12 @@ typedef void (*hold_tick_fn)(void *arg);
  * table could not be read), EX_CONFIG (bad hold.local-address/source). */
 int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick, void *arg,
              struct hold_summary *out);
-/* Before ETRN (hold.check-local-mta): is the local MTA accepting on
- * hold.port?  0 yes (or check disabled), EX_TEMPFAIL no (logged),
- * EX_CONFIG bad hold.local-address. */
+/* Call before the relay sessions (before ETRN), whenever hold_run() may
+ * follow: it subscribes to socket-close events (so a delivery that is over
+ * before hold_run() samples is still seen), and with hold.check-local-mta
+ * checks that the local MTA accepts connections on hold.port.
+ * 0 yes (or check disabled), EX_TEMPFAIL no (logged), EX_CONFIG bad
+ * hold.local-address. */
 int hold_precheck(const struct etp_config *cfg);
 const char *hold_end_name(enum hold_end e);
 void hold_status(FILE *out, const struct etp_config *cfg);
@@ -92,8 +97,13 @@ struct hold_conn {
     int family;                   /* AF_INET / AF_INET6 */
     uint8_t laddr[16], raddr[16];
     uint16_t lport, rport;
-    uint64_t cookie;              /* with the 4-tuple: the connection's identity */
+    uint64_t cookie;              /* with the 4-tuple: the connection's identity.
+                                     (A socket that closed unseen may show two
+                                     cookies: its close event's and its TIME-WAIT
+                                     entry's; closed sightings of one 4-tuple are
+                                     therefore merged with a closed track.) */
     uint64_t bytes;               /* received so far; HOLD_BYTES_UNKNOWN if not known */
+    int64_t closed_ago_ms;        /* closed: how long ago (TIME-WAIT age); -1 unknown */
 };
 #define HOLD_BYTES_UNKNOWN UINT64_MAX
 
@@ -103,6 +113,12 @@ struct hold_params {
     int64_t max_hold_ms;
     int wait_outbound;
     int nothing_queued;
+    /* Connections already closed in the first snapshot are left-overs of
+     * earlier polls and ignored -- unless they closed less than recent_ms
+     * before the hold started (a delivery so fast that it was over before
+     * the first sample, e.g. on loopback).  The driver sets it to the time
+     * since hold_precheck(), i.e. since just before the first ETRN. */
+    int64_t recent_ms;
 };
 
 /* Events reported while stepping (for logging); may be NULL. */
@@ -112,6 +128,8 @@ typedef void (*hold_event_fn)(void *arg, enum hold_event ev, const struct hold_c
 
 #define HOLD_SM_MAX_TRACK 4096    /* connections tracked at once */
 #define HOLD_SM_MAX_PEERS 16      /* distinct peers remembered for the summary */
+
+#define HOLD_T_NONE INT64_MIN
 
 struct hold_track {
     struct hold_conn c;
@@ -126,14 +144,17 @@ struct hold_sm {
     void *event_arg;
     struct hold_track track[HOLD_SM_MAX_TRACK];
     size_t ntrack;
-    uint32_t index[2 * HOLD_SM_MAX_TRACK];  /* open-addressing hash: track no.+1, 0 = empty */
+    uint32_t index[2 * HOLD_SM_MAX_TRACK];  /* open-addressing hash of the identity
+                                               (4-tuple + cookie): track no.+1, 0 = empty */
+    uint32_t tindex[2 * HOLD_SM_MAX_TRACK]; /* the same, of the 4-tuple alone */
     int steps;
     int64_t last_t;
     int seen_in;                  /* distinct inbound connections (incl. untracked) */
     int untracked;                /* connections that did not fit in track[] */
     int open_in, open_out;        /* open in the last snapshot */
-    int64_t last_in_ms;           /* last time an inbound connection was open/closed; -1 none */
-    int64_t last_in_close_ms;     /* last inbound close observed; -1 none */
+    int64_t last_in_ms;           /* last time an inbound connection was open/closed;
+                                     HOLD_T_NONE if none (may be < 0: before the start) */
+    int64_t last_in_close_ms;     /* last inbound close; HOLD_T_NONE if none */
     int64_t last_out_ms;          /* last outbound activity (0 = hold start) */
     uint64_t bytes_done;          /* bytes of inbound connections no longer tracked */
     int bytes_known;

@@ -170,7 +170,8 @@ static int port_wanted(const struct sd_query *q, uint16_t port)
     return 0;
 }
 
-/* Decode one SOCK_DIAG_BY_FAMILY message; 1 stored in *s, 0 skipped. */
+/* Decode one SOCK_DIAG_BY_FAMILY message; 1 stored in *s, 0 skipped.
+ * q NULL: no state or port filter. */
 static int decode(const struct nlmsghdr *h, const struct sd_query *q, struct sd_sock *s)
 {
     if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
@@ -178,13 +179,13 @@ static int decode(const struct nlmsghdr *h, const struct sd_query *q, struct sd_
     const struct inet_diag_msg *m = NLMSG_DATA(h);
     if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
         return 0;
-    if (m->idiag_state >= 32 || !(q->states & SD_STATE_BIT(m->idiag_state)))
+    if (q && (m->idiag_state >= 32 || !(q->states & SD_STATE_BIT(m->idiag_state))))
         return 0;
     memset(s, 0, sizeof *s);
     s->state = m->idiag_state;
     s->lport = ntohs(m->id.idiag_sport);
     s->rport = ntohs(m->id.idiag_dport);
-    if (!port_wanted(q, q->remote ? s->rport : s->lport))
+    if (q && !port_wanted(q, q->remote ? s->rport : s->lport))
         return 0;
     s->family = m->idiag_family;
     if (m->idiag_family == AF_INET) {
@@ -206,6 +207,7 @@ static int decode(const struct nlmsghdr *h, const struct sd_query *q, struct sd_
     }
     s->cookie = ((uint64_t)m->id.idiag_cookie[1] << 32) | m->id.idiag_cookie[0];
     s->inode = m->idiag_inode;
+    s->expires_ms = m->idiag_expires;
     s->bytes_received = SD_BYTES_UNKNOWN;
 
     /* Attributes follow the fixed message. */
@@ -313,6 +315,88 @@ static int dump_family(int fd, uint8_t family, const struct sd_query *q, struct 
     }
 }
 
+/* The shared receive buffer: aligned for struct nlmsghdr, on the heap
+ * (64 KiB is not stack stuff), allocated once. */
+static unsigned char *recv_buf(void)
+{
+    static union { struct nlmsghdr h; unsigned char b[SD_RECV_BUF]; } *rbuf;
+    if (!rbuf)
+        rbuf = calloc(1, sizeof *rbuf);
+    return rbuf ? rbuf->b : NULL;
+}
+
+int sd_open_destroy(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -1;
+    int rcv = 1 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    /* bind() with nl_groups, not NETLINK_ADD_MEMBERSHIP: the latter did not
+     * deliver these events on the kernels tried. */
+    struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+                              .nl_groups = (1u << (SKNLGRP_INET_TCP_DESTROY - 1)) |
+                                           (1u << (SKNLGRP_INET6_TCP_DESTROY - 1)) };
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+#define SD_DRAIN_MAX_DGRAMS 256
+
+int sd_drain_destroyed(int fd, struct sd_sock *out, size_t max, size_t *n, size_t *dropped,
+                       int *lost)
+{
+    *n = 0;
+    *dropped = 0;
+    *lost = 0;
+    unsigned char *buf = recv_buf();
+    if (!buf)
+        return -1;
+    for (int d = 0; d < SD_DRAIN_MAX_DGRAMS; d++) {
+        struct sockaddr_nl from;
+        struct iovec iov = { .iov_base = buf, .iov_len = SD_RECV_BUF };
+        struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from,
+                             .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+        if (len < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            if (errno == ENOBUFS) {  /* overrun: events lost, the socket goes on */
+                *lost = 1;
+                continue;
+            }
+            return -1;
+        }
+        if (mh.msg_flags & MSG_TRUNC) {
+            *lost = 1;
+            continue;
+        }
+        if (mh.msg_namelen != sizeof from || from.nl_pid != 0)
+            continue;
+        int rem = (int)len;
+        for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, rem);
+             h = NLMSG_NEXT(h, rem)) {
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+                continue;
+            struct sd_sock s;
+            if (!decode(h, NULL, &s))
+                continue;
+            if (*n < max)
+                out[(*n)++] = s;
+            else
+                (*dropped)++;
+        }
+    }
+    return 0;           /* more may be queued: the next call reads on */
+}
+
 int sd_dump(int fd, const struct sd_query *q, struct sd_sock *out, size_t max, size_t *n,
             size_t *dropped)
 {
@@ -322,16 +406,12 @@ int sd_dump(int fd, const struct sd_query *q, struct sd_sock *out, size_t max, s
         errno = EINVAL;
         return -1;
     }
-    /* Aligned for struct nlmsghdr; on the heap (64 KiB is not stack stuff). */
-    static union { struct nlmsghdr h; unsigned char b[SD_RECV_BUF]; } *rbuf;
-    if (!rbuf) {
-        rbuf = calloc(1, sizeof *rbuf);
-        if (!rbuf)
-            return -1;
-    }
-    if (dump_family(fd, AF_INET, q, out, max, n, dropped, rbuf->b) < 0)
+    unsigned char *buf = recv_buf();
+    if (!buf)
         return -1;
-    if (dump_family(fd, AF_INET6, q, out, max, n, dropped, rbuf->b) < 0) {
+    if (dump_family(fd, AF_INET, q, out, max, n, dropped, buf) < 0)
+        return -1;
+    if (dump_family(fd, AF_INET6, q, out, max, n, dropped, buf) < 0) {
         /* A kernel without IPv6 has no IPv6 sockets: not an error. */
         if (errno != EAFNOSUPPORT && errno != ENOENT)
             return -1;

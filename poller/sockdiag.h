@@ -40,6 +40,9 @@ enum sd_tcp_state {
      SD_STATE_BIT(SD_TCP_LAST_ACK) | SD_STATE_BIT(SD_TCP_CLOSING))
 
 #define SD_BYTES_UNKNOWN UINT64_MAX
+/* TCP_TIMEWAIT_LEN: a TIME-WAIT socket lives this long, so its age is
+ * SD_TIMEWAIT_MS - expires_ms. */
+#define SD_TIMEWAIT_MS 60000
 
 /* One socket as the kernel reported it. */
 struct sd_sock {
@@ -50,6 +53,8 @@ struct sd_sock {
     uint8_t laddr[16], raddr[16];/* network order; AF_INET uses the first 4 bytes */
     uint64_t cookie;             /* socket cookie (kept across TIME_WAIT) */
     uint32_t inode;              /* 0 for TIME_WAIT / orphaned sockets */
+    uint32_t expires_ms;         /* time left on the socket's timer (for a
+                                    TIME-WAIT socket: until it disappears) */
     uint64_t bytes_received;     /* tcp_info, SD_BYTES_UNKNOWN if not reported */
 };
 
@@ -78,6 +83,21 @@ void sd_close(int fd);
  * did not finish a dump within 2 s). */
 int sd_dump(int fd, const struct sd_query *q, struct sd_sock *out, size_t max,
             size_t *n, size_t *dropped);
+
+/* Socket-close events: a NETLINK_SOCK_DIAG socket subscribed to the
+ * SKNLGRP_INET_TCP_DESTROY and SKNLGRP_INET6_TCP_DESTROY groups (Linux
+ * >= 4.10; no privilege needed).  The kernel sends one SOCK_DIAG_BY_FAMILY
+ * message, with the final tcp_info, whenever a TCP socket is freed -- also
+ * for connections that opened and closed between two dumps and left no
+ * TIME-WAIT behind on this side.  Non-blocking.  -1 with errno. */
+int sd_open_destroy(void);
+/* Read the queued close events (at most max_msgs messages per call, so a
+ * storm cannot keep us here).  Sockets of any port and state are stored
+ * (state is CLOSE); up to max in out, *n stored, *dropped beyond max.
+ * *lost is set to 1 if the kernel dropped events (receive buffer full).
+ * Returns 0, or -1 with errno. */
+int sd_drain_destroyed(int fd, struct sd_sock *out, size_t max, size_t *n, size_t *dropped,
+                       int *lost);
 
 /* Build the inet_diag bytecode for q into buf (size bytes, 4-aligned).
  * Returns its length, or -1 if it does not fit.  Exposed for tests. */

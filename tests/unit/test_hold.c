@@ -44,6 +44,7 @@ static struct hold_conn in_conn(int peer, uint16_t rport, uint64_t cookie, int o
     c.cookie = cookie;
     c.open = open;
     c.bytes = HOLD_BYTES_UNKNOWN;
+    c.closed_ago_ms = -1;
     return c;
 }
 
@@ -92,7 +93,8 @@ static enum hold_end run_script(struct hold_sm *sm, const struct script *sc, siz
                 snap[n++].open = 1;
             } else if (sc[i].tw && t >= sc[i].to && t < sc[i].to + S(60)) {
                 snap[n] = sc[i].c;
-                snap[n++].open = 0;
+                snap[n].open = 0;
+                snap[n++].closed_ago_ms = t - sc[i].to;   /* the TIME-WAIT age */
             }
         }
         enum hold_end e = hold_sm_step(sm, t, snap, n);
@@ -237,6 +239,69 @@ START_TEST(baseline_time_wait_is_ignored)
 }
 END_TEST
 
+START_TEST(fast_delivery_before_first_sample)
+{
+    /* On a fast link a whole delivery can be over between ETRN and the
+     * first sample: its TIME-WAIT age says it closed after the precheck
+     * (recent_ms before the start), so it counts. */
+    struct hold_params p = params(10, 120, 1800);
+    p.recent_ms = 2000;
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn fresh = in_conn(40, 40001, 1, 0), old = in_conn(40, 40002, 2, 0);
+    fresh.closed_ago_ms = 300;
+    old.closed_ago_ms = 25000;            /* an earlier poll's */
+    struct hold_conn snap[2] = { fresh, old };
+    ck_assert_int_eq(hold_sm_step(sm, 0, snap, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    ck_assert_int_eq(sm->last_in_close_ms, -300);
+    ck_assert_int_eq(hold_sm_step(sm, S(9) + 600, snap, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, S(9) + 800, snap, 2), HOLD_QUIET);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.connections, 1);
+    ck_assert_int_eq(s.overshoot_ms, S(10) + 100);
+    free(sm);
+    /* without a precheck time every closed socket of the first snapshot is old */
+    p.recent_ms = 0;
+    sm = new_sm(&p);
+    ck_assert_int_eq(hold_sm_step(sm, 0, snap, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 0);
+    free(sm);
+    /* unknown age (FIN-WAIT, LAST-ACK: short-lived states) with a precheck time: counts */
+    p.recent_ms = 2000;
+    sm = new_sm(&p);
+    struct hold_conn unk = in_conn(40, 40003, 3, 0);
+    ck_assert_int_eq(hold_sm_step(sm, 0, &unk, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    free(sm);
+}
+END_TEST
+
+START_TEST(close_time_from_time_wait_age)
+{
+    /* Sampled every second; the TIME-WAIT age puts the close at 0.85 s,
+     * not at the 1 s sample: quiet counts from there. */
+    struct hold_params p = params(10, 120, 1800);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn a = in_conn(40, 40001, 1, 1);
+    ck_assert_int_eq(hold_sm_step(sm, 0, &a, 1), HOLD_NOT_RUN);
+    a.open = 0;
+    a.closed_ago_ms = 150;
+    ck_assert_int_eq(hold_sm_step(sm, S(1), &a, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->last_in_close_ms, 850);
+    /* an age beyond the previous sample is clamped to it (it was open then) */
+    struct hold_conn b = in_conn(40, 40002, 2, 1);
+    ck_assert_int_eq(hold_sm_step(sm, S(2), &b, 1), HOLD_NOT_RUN);
+    b.open = 0;
+    b.closed_ago_ms = 5000;
+    ck_assert_int_eq(hold_sm_step(sm, S(3), &b, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->last_in_close_ms, S(2));
+    ck_assert_int_eq(hold_sm_step(sm, S(11) + 900, &b, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, S(12), &b, 1), HOLD_QUIET);
+    free(sm);
+}
+END_TEST
+
 START_TEST(open_at_start_counts)
 {
     /* The relay may connect before the hold starts (right after ETRN). */
@@ -345,6 +410,76 @@ START_TEST(duplicates_and_time_going_back)
     ck_assert_int_eq(hold_sm_step(sm, -S(50), NULL, 0), HOLD_NOT_RUN);
     ck_assert_int_eq(sm->last_t, S(3));
     ck_assert_int_eq(hold_sm_step(sm, S(13), NULL, 0), HOLD_QUIET);
+    free(sm);
+}
+END_TEST
+
+START_TEST(close_event_merged_with_dump)
+{
+    /* One snapshot lists a connection twice: open (the dump) and closed
+     * (its close event, read just after the dump): closed now, final bytes. */
+    struct hold_params p = params(10, 120, 1800);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn a = in_conn(40, 40001, 1, 1);
+    a.bytes = 100;
+    ck_assert_int_eq(hold_sm_step(sm, 0, &a, 1), HOLD_NOT_RUN);
+    struct hold_conn dump = a, ev = a;
+    dump.bytes = 200;
+    ev.open = 0;
+    ev.bytes = 250;
+    struct hold_conn both[2] = { dump, ev };
+    ck_assert_int_eq(hold_sm_step(sm, S(1), both, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->open_in, 0);
+    ck_assert_int_eq(sm->last_in_close_ms, S(1));
+    ck_assert_int_eq(sm->seen_in, 1);
+    /* the other order gives the same */
+    struct hold_sm *sm2 = new_sm(&p);
+    ck_assert_int_eq(hold_sm_step(sm2, 0, &a, 1), HOLD_NOT_RUN);
+    struct hold_conn rev[2] = { ev, dump };
+    ck_assert_int_eq(hold_sm_step(sm2, S(1), rev, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm2->open_in, 0);
+    ck_assert_int_eq(sm2->last_in_close_ms, S(1));
+    ck_assert_int_eq(hold_sm_step(sm, S(11), NULL, 0), HOLD_QUIET);
+    ck_assert_int_eq(hold_sm_step(sm2, S(11), NULL, 0), HOLD_QUIET);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_uint_eq(s.bytes_received, 250);
+    free(sm);
+    free(sm2);
+}
+END_TEST
+
+START_TEST(unseen_close_two_cookies)
+{
+    /* A session that closed between samples: its close event (cookie 7,
+     * final bytes) and its TIME-WAIT entry (cookie 8, generated later by
+     * the dump) are one connection, in one snapshot or in two. */
+    struct hold_params p = params(10, 120, 1800);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn ev = in_conn(40, 40001, 7, 0), tw = in_conn(40, 40001, 8, 0);
+    ev.bytes = 900;
+    tw.closed_ago_ms = 50;
+    ck_assert_int_eq(hold_sm_step(sm, 0, NULL, 0), HOLD_NOT_RUN);
+    struct hold_conn both[2] = { tw, ev };
+    ck_assert_int_eq(hold_sm_step(sm, S(1), both, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    ck_assert_int_eq(hold_sm_step(sm, S(2), &tw, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    /* event first, TIME-WAIT only in the next dump */
+    struct hold_conn ev2 = in_conn(40, 40002, 9, 0), tw2 = in_conn(40, 40002, 10, 0);
+    struct hold_conn s3[2] = { tw, ev2 };
+    ck_assert_int_eq(hold_sm_step(sm, S(3), s3, 2), HOLD_NOT_RUN);
+    struct hold_conn s4[2] = { tw, tw2 };
+    ck_assert_int_eq(hold_sm_step(sm, S(4), s4, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 2);
+    /* but an OPEN sighting of a known 4-tuple with a new cookie is a new connection */
+    struct hold_conn reuse = in_conn(40, 40002, 11, 1);
+    struct hold_conn s5[2] = { tw, reuse };
+    ck_assert_int_eq(hold_sm_step(sm, S(5), s5, 2), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 3);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_uint_eq(s.bytes_received, 900);
     free(sm);
 }
 END_TEST
@@ -462,14 +597,14 @@ START_TEST(randomized_invariants)
 {
     struct hold_sm *sm = malloc(sizeof *sm);
     ck_assert_ptr_nonnull(sm);
-    for (int round = 0; round < 300; round++) {
+    for (int round = 0; round < 2000; round++) {
         struct hold_params p = params(1 + (int)(rnd() % 15), 1 + (int)(rnd() % 60),
                                       1 + (int)(rnd() % 200));
         p.wait_outbound = rnd() % 4 == 0;
         p.nothing_queued = rnd() % 10 == 0;
+        p.recent_ms = rnd() % 2 ? (int64_t)(rnd() % 5000) : 0;
         hold_sm_init(sm, &p, NULL, NULL);
-        int64_t t = 0, last_open_or_close = -1;
-        int prev_open = 0;
+        int64_t t = 0, last_open = -1;      /* last sample listing an open inbound one */
         enum hold_end e = HOLD_NOT_RUN;
         int any_out_open_seen = 0;
         while (e == HOLD_NOT_RUN) {
@@ -480,15 +615,19 @@ START_TEST(randomized_invariants)
                 snap[i] = (rnd() % 5 == 0) ? out_conn((uint16_t)(50000 + rnd() % 4), rnd() % 6, 1)
                                            : in_conn(1 + (int)(rnd() % 3),
                                                      (uint16_t)(40000 + rnd() % 4), rnd() % 6, 1);
-                snap[i].open = (int)(rnd() % 2);
+                /* (the first snapshot's closed entries are the baseline,
+                 * which may never reopen: keep it open-only here; the
+                 * baseline has its own tests) */
+                snap[i].open = t == 0 ? 1 : (int)(rnd() % 2);
+                if (!snap[i].open && rnd() % 2)
+                    snap[i].closed_ago_ms = (int64_t)(rnd() % 70000);
                 if (!snap[i].outbound && snap[i].open)
                     open_now = 1;
                 any_out_open_seen |= snap[i].outbound && snap[i].open;
             }
             e = hold_sm_step(sm, t, snap, n);
-            if (open_now || prev_open)
-                last_open_or_close = t;
-            prev_open = open_now;
+            if (open_now)
+                last_open = t;
             if (e != HOLD_NOT_RUN)
                 break;
             t += 1 + (int64_t)(rnd() % 1500);
@@ -500,8 +639,9 @@ START_TEST(randomized_invariants)
             ck_assert_int_gt(sm->seen_in, 0);
             ck_assert_int_eq(sm->open_in, 0);
             ck_assert_int_ge(t - sm->last_in_ms, p.quiet_ms);
-            if (last_open_or_close >= 0)
-                ck_assert_int_ge(t - last_open_or_close, p.quiet_ms);
+            /* never sooner than quiet after a connection was last seen open */
+            if (last_open >= 0)
+                ck_assert_int_ge(t - last_open, p.quiet_ms);
             if (p.wait_outbound)
                 ck_assert_int_eq(sm->open_out, 0);
             break;
@@ -789,6 +929,51 @@ START_TEST(live_sockdiag_sees_connection)
 }
 END_TEST
 
+START_TEST(live_close_events)
+{
+    /* A connection that opens and closes between two dumps, the client
+     * closing first (so the server side leaves no TIME-WAIT): only the
+     * close event shows it, with its final byte count. */
+    int dfd = sd_open_destroy();
+    ck_assert_msg(dfd >= 0, "sd_open_destroy: %s", strerror(errno));
+    uint16_t port, cport;
+    int lfd = listen_on(g_addr, &port);
+    ck_assert_int_ge(lfd, 0);
+    int cfd = connect_to(g_addr, port, &cport);
+    int sfd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(sfd, 0);
+    ck_assert_int_eq(write_all(cfd, "QUIT\r\n", 6), 0);
+    char b[8];
+    ck_assert_int_eq(read(sfd, b, 6), 6);
+    close(cfd);                        /* client first: server side CLOSE-WAIT */
+    ck_assert_int_eq(read(sfd, b, 1), 0);
+    close(sfd);                        /* LAST-ACK, then freed */
+    struct sd_sock socks[256];
+    size_t n = 0, dropped;
+    int lost, found = -1;
+    int64_t until = now_ms() + 2000;
+    while (found < 0 && now_ms() < until) {
+        usleep(20 * 1000);
+        ck_assert_int_eq(sd_drain_destroyed(dfd, socks, 256, &n, &dropped, &lost), 0);
+        for (size_t i = 0; i < n; i++)
+            if (socks[i].lport == port && socks[i].rport == cport)
+                found = (int)i;
+    }
+    ck_assert_msg(found >= 0, "no close event for the server side");
+    ck_assert_int_eq(socks[found].state, SD_TCP_CLOSE);
+    ck_assert_uint_ne(socks[found].cookie, 0);
+    ck_assert_uint_eq(socks[found].bytes_received, 6 + 1);     /* data + FIN */
+    /* and the dump has nothing left of it */
+    int fd = sd_open();
+    struct sd_query q = { .ports = { port }, .nports = 1, .states = SD_STATES_CONNECTED };
+    ck_assert_int_eq(sd_dump(fd, &q, socks, 256, &n, &dropped), 0);
+    ck_assert_int_eq(n, 0);
+    sd_close(fd);
+    sd_close(dfd);
+    close(lfd);
+}
+END_TEST
+
 START_TEST(live_sockdiag_ipv6)
 {
     int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -940,6 +1125,51 @@ START_TEST(hold_run_live_quiet)
     fclose(f);
     ck_assert_msg(strstr(out, "by quiet; 1 inbound connection(s) from "), "%s", out);
     ck_assert_msg(strstr(out, "bytes; line released 1."), "%s", out);
+    config_free(&cfg);
+    close(lfd);
+}
+END_TEST
+
+START_TEST(hold_run_live_between_samples)
+{
+    /* sample-ms 1000; the whole session (client closes first) lasts a few
+     * ms and falls between two samples: the close event still counts it. */
+    uint16_t port;
+    int lfd = listen_on(g_addr, &port);
+    ck_assert_int_ge(lfd, 0);
+    struct etp_config cfg;
+    load_cfg(&cfg, port, "sample-ms = 1000");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        usleep(1400 * 1000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bind_peer(fd);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        inet_pton(AF_INET, g_addr, &sa.sin_addr);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            _exit(1);
+        int s = accept(lfd, NULL, NULL);
+        if (s < 0 || write(fd, "QUIT\r\n", 6) != 6)
+            _exit(2);
+        char b[8];
+        if (read(s, b, 6) != 6)
+            _exit(3);
+        close(fd);
+        if (read(s, b, 1) != 0)
+            _exit(4);
+        close(s);
+        _exit(0);
+    }
+    struct hold_summary s;
+    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_eq(s.end, HOLD_QUIET);
+    ck_assert_int_eq(s.connections, 1);
+    ck_assert(s.bytes_known);
+    ck_assert_uint_eq(s.bytes_received, 7);
     config_free(&cfg);
     close(lfd);
 }
@@ -1106,12 +1336,16 @@ static Suite *suite(void)
     tcase_add_test(sm, closed_between_samples_counts);
     tcase_add_test(sm, baseline_time_wait_is_ignored);
     tcase_add_test(sm, open_at_start_counts);
+    tcase_add_test(sm, fast_delivery_before_first_sample);
+    tcase_add_test(sm, close_time_from_time_wait_age);
     tcase_add_test(sm, first_contact);
     tcase_add_test(sm, max_hold);
     tcase_add_test(sm, nothing_queued_ends_at_once);
     tcase_add_test(sm, tuple_reuse_is_a_new_connection);
     tcase_add_test(sm, duplicates_and_time_going_back);
     tcase_add_test(sm, bytes_are_summed);
+    tcase_add_test(sm, close_event_merged_with_dump);
+    tcase_add_test(sm, unseen_close_two_cookies);
     tcase_add_test(sm, wait_outbound);
     tcase_add_test(sm, abort_is_sticky);
     tcase_add_test(sm, table_overflow_is_conservative);
@@ -1127,6 +1361,8 @@ static Suite *suite(void)
     TCase *live = tcase_create("live");
     tcase_add_test(live, live_sockdiag_sees_connection);
     tcase_add_test(live, live_sockdiag_ipv6);
+    tcase_add_test(live, live_close_events);
+    tcase_add_test(live, hold_run_live_between_samples);
     tcase_add_test(live, hold_run_live_quiet);
     tcase_add_test(live, hold_run_live_no_contact_and_abort);
     tcase_add_test(live, hold_run_ignores_own_and_filtered_connections);
