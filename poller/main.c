@@ -126,6 +126,14 @@ static void fmt_time(long long t, char *out, size_t n)
         snprintf(out, n, "never");
 }
 
+/* last-poll.json may come from another version or be damaged: never trust
+ * its shape (json-c asserts on array calls on non-arrays; NULL is no %s). */
+static const char *jstr(json_object *o, const char *key)
+{
+    const char *s = js_str(o, key);
+    return s ? s : "?";
+}
+
 static int cmd_status(const struct etp_config *cfg, int json)
 {
     json_object *root = state_read_json(cfg->state_dir, "last-poll.json");
@@ -143,23 +151,23 @@ static int cmd_status(const struct etp_config *cfg, int json)
                js_str(root, "result") ? js_str(root, "result") : "?", js_int(root, "exit"),
                js_str(root, "trigger") ? js_str(root, "trigger") : "?");
         json_object *rel;
-        if (json_object_object_get_ex(root, "relays", &rel)) {
+        if (json_object_object_get_ex(root, "relays", &rel) && json_object_is_type(rel, json_type_array)) {
             for (size_t i = 0; i < json_object_array_length(rel); i++) {
                 json_object *r = json_object_array_get_idx(rel, i);
-                printf("  relay %s (%s): %s", js_str(r, "name"), js_str(r, "host"), js_str(r, "result"));
+                printf("  relay %s (%s): %s", jstr(r, "name"), jstr(r, "host"), jstr(r, "result"));
                 if (js_str(r, "tls"))
                     printf(", %s%s", js_str(r, "tls"), js_int(r, "tls_resumed") ? " (resumed)" : "");
                 if (js_str(r, "auth"))
                     printf(", AUTH %s", js_str(r, "auth"));
                 printf("\n");
                 if (js_str(r, "error"))
-                    printf("    %s: %s\n", js_str(r, "stage"), js_str(r, "error"));
+                    printf("    %s: %s\n", jstr(r, "stage"), jstr(r, "error"));
                 json_object *nodes;
-                if (json_object_object_get_ex(r, "nodes", &nodes))
+                if (json_object_object_get_ex(r, "nodes", &nodes) && json_object_is_type(nodes, json_type_array))
                     for (size_t j = 0; j < json_object_array_length(nodes); j++) {
                         json_object *n = json_object_array_get_idx(nodes, j);
                         long long code = js_int(n, "code");
-                        printf("    %-30s %-14s", js_str(n, "node"), js_str(n, "result"));
+                        printf("    %-30s %-14s", jstr(n, "node"), jstr(n, "result"));
                         if (code)
                             printf(" %lld %s", code, js_str(n, "reply") ? js_str(n, "reply") : "");
                         printf("\n");

@@ -10,7 +10,8 @@
 #     still runs (ETRN is sent), exit 73 (etrnpoll(8)), the old state kept;
 #   - killed mid-write: SIGKILL while stopped inside the state file's write()
 #     and just before its rename() (an LD_PRELOAD shim stops it there), and
-#     at random moments: last-poll.json always parses, never half-written.
+#     at random moments: last-poll.json always parses, never half-written;
+#   - damaged state files (wrong types, truncated): `status` never crashes.
 # Fake relays on 127.0.0.84 (hardening address plan, doc/HACKING.md).
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
@@ -249,4 +250,36 @@ else
     check "kill: new state written" [ "$(st relays.0.nodes.0.code "$KW")" = 458 ]
 fi
 fstop
+
+# --- 5. damaged state files: `status` never crashes ---------------------------------
+# (another version's, a hand-edited or a truncated file; json-c asserts when
+# an array call meets a non-array)
+DS=$T/state-damaged
+mkdir -p "$DS"
+C=$(conf damaged $A "$DS")
+n=0 fails=""
+while IFS= read -r v; do
+    n=$((n + 1))
+    printf '%s' "$v" > "$DS/last-poll.json"
+    printf '%s' "$v" > "$DS/hold.json"
+    rc=0
+    "$ETRNPOLL" -c "$C" status > "$T/damaged.out" 2> "$T/damaged.err" || rc=$?
+    "$ETRNPOLL" -c "$C" status --json >> "$T/damaged.out" 2>> "$T/damaged.err" || rc=$((rc + $?))
+    if [ $rc != 0 ] || grep -qE '\(null\)|Assertion|Sanitizer|runtime error' "$T/damaged.out" "$T/damaged.err"; then
+        fails="$fails [$v]"
+    fi
+done <<'V'
+{"relays": 5}
+{"relays": [5, "x", null, []]}
+{"relays": [{"nodes": 7}]}
+{"relays": [{"nodes": [1, null, {"code": "x"}, {"code": 250, "node": 5, "result": []}]}]}
+{"relays": [{}], "finished": "yesterday", "exit": [], "result": {}}
+{"relays": [{"name": "a", "error": "e"}]}
+[1, 2]
+"just a string"
+{"relays": [{"name": "a", "nodes": [{"node": "x
+not json at all
+V
+check "status on $n damaged state files: exit 0, no crash, no (null)" [ -z "$fails" ]
+[ -z "$fails" ] || echo "  failed for:$fails"
 finish
