@@ -355,8 +355,10 @@ void session_end(struct session *s)
 {
     if (!s->rc)
         return;
+    log_set_prefix(s->rc->name);
     if (s->c.fd >= 0)
         session_close(s, 1);
+    log_set_prefix(NULL);
     if (s->tls_resume) {
         char cache[128];
         tls_cache_name(s->rc, cache, sizeof cache);
