@@ -167,8 +167,11 @@ no_auth self
 hstop
 
 # --- 2. pins ------------------------------------------------------------------
-PIN=$(certtool --pubkey-info --load-certificate "$T/ca/$A.pem" --outder 2>/dev/null | openssl dgst -sha256 -binary | base64)
-OTHER=$(certtool --pubkey-info --load-certificate "$T/ca/other.test.pem" --outder 2>/dev/null | openssl dgst -sha256 -binary | base64)
+# spki_pin CERT: base64 SHA-256 of the certificate's SubjectPublicKeyInfo
+spki_pin() { certtool --pubkey-info --load-certificate "$1" --outder 2>/dev/null |
+    $PY -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha256(sys.stdin.buffer.read()).digest()).decode())'; }
+PIN=$(spki_pin "$T/ca/$A.pem")
+OTHER=$(spki_pin "$T/ca/other.test.pem")
 hfake pin normal
 C=$(conf pinbad "pin-sha256 = { \"sha256//$OTHER\" }"); poll pinbad 76 "pin mismatch although the chain is valid" "$C"
 check "pin mismatch: explained with the real key" has "$T/pinbad.err" "does not match any pin-sha256 \\(its key is sha256//"
