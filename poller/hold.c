@@ -629,7 +629,7 @@ struct driver {
     size_t nown;
     int diag_fd;
     struct sd_sock *raw;                      /* HOLD_SNAP_MAX */
-    struct hold_conn *snap;                   /* 2 * HOLD_SNAP_MAX */
+    struct hold_conn *snap;                   /* HOLD_SNAP_TOTAL */
     int warned_overflow;
     int warned_lost;
 };

@@ -268,7 +268,7 @@ kill $HPID 2>/dev/null; wait $HPID 2>/dev/null
 clear_sink
 "$LIB/relay.sh" sink-stop "$RD"
 "$LIB/relay.sh" inject "$RD" 2 $DOM >/dev/null
-C7=$(conf precheck "local-address = \"$S\"" "check-local-mta = yes" "quiet = $QUIET")
+C7=$(conf precheck "local-address = \"$S\"" "check-local-mta = yes" "quiet = $QUIET" "first-contact = 30" "max-hold = 60")
 poll precheck "$C7" -v
 check "precheck: exit 75 with the sink down (rc $RC)" [ "$RC" = 75 ]
 check "precheck: says nobody listens" has "$ERR" "nothing accepts connections on the local MTA at $S:25"
