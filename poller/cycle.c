@@ -213,9 +213,11 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     struct hold_summary hs;
     memset(&hs, 0, sizeof hs);
     if (!o->check_only && !o->no_hold && cfg->hold.enabled && any_ok && !etp_abort)
-        hold_run(cfg, all_251, hold_tick, &x, &hs);
+        exitcode = exit_worst(exitcode, hold_run(cfg, all_251, hold_tick, &x, &hs));
     for (int i = 0; i < cfg->nrelays; i++)
         session_end(&x.sessions[i]);
+    /* after QUIT: a hold-done hook may hang up the line */
+    hold_done_hooks(cfg, &hs);
 
     if (etp_abort)
         exitcode = exit_worst(exitcode, EX_TEMPFAIL);

@@ -827,8 +827,10 @@ static void write_state(const struct etp_config *cfg, const struct hold_summary 
 
 static char *const flush_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
-static void run_hook(const struct etp_config *cfg, const struct hold_summary *s)
+void hold_done_hooks(const struct etp_config *cfg, const struct hold_summary *s)
 {
+    if (s->end == HOLD_NOT_RUN || (s->end == HOLD_ABORTED && etp_abort))
+        return;
     char e_end[64], e_conn[64], e_sec[64], e_peers[600], e_bytes[64], e_over[64];
     snprintf(e_end, sizeof e_end, "ETRNPOLL_HOLD_END=%s", hold_end_name(s->end));
     snprintf(e_conn, sizeof e_conn, "ETRNPOLL_HOLD_CONNECTIONS=%d", s->connections);
@@ -1013,8 +1015,6 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
     out->end_wall_ms = wall_ms();
     log_end(cfg, sm, out);
     write_state(cfg, out, start_wall, nothing_queued);
-    if (out->end != HOLD_ABORTED || !etp_abort)
-        run_hook(cfg, out);
     if (out->end == HOLD_MAX || out->end == HOLD_ABORTED)
         rc = EX_TEMPFAIL;
     free(sm);

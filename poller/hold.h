@@ -67,6 +67,11 @@ int hold_run(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick
  * 0 yes (or check disabled), EX_TEMPFAIL no (logged), EX_CONFIG bad
  * hold.local-address. */
 int hold_precheck(const struct etp_config *cfg);
+/* Run the hold-done hooks with the summary in ETRNPOLL_HOLD_* variables.
+ * The cycle calls this after the relay sessions got their QUIT, so that a
+ * hook that hangs up the line (poff) does not cut them off.  Nothing is
+ * run for a hold that did not run or was aborted by a signal. */
+void hold_done_hooks(const struct etp_config *cfg, const struct hold_summary *s);
 const char *hold_end_name(enum hold_end e);
 void hold_status(FILE *out, const struct etp_config *cfg);
 

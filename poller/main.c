@@ -106,6 +106,13 @@ static int cmd_check(const struct etp_config *cfg, int connect, struct cycle_opt
     }
     if (cfg->nddns > 0)
         rc = exit_worst(rc, ddns_check(cfg));
+    if (cfg->hold.enabled) {
+        char err[300];
+        if (hold_check_config(&cfg->hold, err, sizeof err) < 0) {
+            log_err("%s", err);
+            rc = exit_worst(rc, EX_CONFIG);
+        }
+    }
     if (rc != 0) {
         printf("configuration %s: errors found (exit %d)\n", cfg->path, rc);
         return rc;

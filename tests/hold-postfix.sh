@@ -259,7 +259,7 @@ poll max "$C6"
 check "max: hold ended by max-hold ($(json end "$JS"))" [ "$(json end "$JS")" = max-hold ]
 check "max: after 5 s ($(json duration_ms "$JS") ms)" within 5000 5600 "$(json duration_ms "$JS")"
 check "max: logs that delivery is probably incomplete" has "$ERR" "max-hold \(5 s\) reached with 1 inbound connection\(s\) still open"
-echo "# max: poll exit $RC (hold_run returns 75 for max-hold; the cycle decides what to do with it)"
+check "max: poll exits 75 (delivery may be incomplete: retry later) (rc $RC)" [ "$RC" = 75 ]
 kill $HPID 2>/dev/null; wait $HPID 2>/dev/null
 
 # --- 7. check-local-mta ------------------------------------------------------------------

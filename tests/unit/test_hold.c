@@ -1078,6 +1078,7 @@ START_TEST(hold_run_live_quiet)
     ticks = 0;
     int64_t t0 = now_ms();
     int rc = hold_run(&cfg, 0, count_tick, NULL, &s);
+    hold_done_hooks(&cfg, &s);
     int64_t took = now_ms() - t0;
     int st;
     waitpid(pid, &st, 0);
