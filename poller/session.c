@@ -212,6 +212,13 @@ static void session_close(struct session *s, int quit)
     if (quit && !s->c.dead && s->c.fd >= 0) {
         struct smtp_reply r;
         conn_cmd(&s->c, "QUIT", &r, s->rc->to.quit);
+    } else if (etp_abort && s->c.fd >= 0) {
+        /* Stopped by a signal (daemon stop, link down) while waiting for a
+         * reply: say goodbye without waiting for the answer.  The send only
+         * succeeds if the socket buffer has room; it never blocks. */
+        s->c.dead = 0;
+        log_info("stopping: sending QUIT without waiting for the reply");
+        conn_send_line(&s->c, "QUIT", 1);
     }
     s->res->bytes_in += s->c.bytes_in;
     s->res->bytes_out += s->c.bytes_out;

@@ -184,6 +184,18 @@ fake_start se stall-etrn
 C=$(fconf se '"a.test"'); run se 75 "stalled ETRN reply times out" "$C"
 fake_stop
 
+fake_start term stall-etrn
+C=$(fconf term '"a.test"')
+sed -i 's/etrn = 3/etrn = 60/' "$C"
+"$ETRNPOLL" -c "$C" -v poll --no-hold 2> "$T/term.err" &
+tp=$!
+wait_for 10 grep -q 'ETRN a.test' "$FTRANS"
+t0=$(date +%s%N); kill -TERM $tp; rc=0; wait $tp || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "SIGTERM during a stalled ETRN: exit 75 (rc $rc) within 1 s (${ms} ms)" bash -c "[ $rc = 75 ] && [ $ms -lt 1000 ]"
+check "SIGTERM: QUIT still sent to the relay" wait_for 3 grep -qE '^#1 T QUIT$' "$FTRANS"
+fake_stop
+
 # --- IPv6 --------------------------------------------------------------------
 if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
     FAKE_ADDR=::1 "$LIB/mkca.sh" "$T/ca" ::1 >/dev/null
