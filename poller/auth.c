@@ -63,6 +63,16 @@ static void wipe_password_property(Gsasl_session *s)
         secure_wipe((char *)p, strlen(p));
 }
 
+/* Wipe and free a SASL output buffer (it may hold the password). */
+static void wipe_free(char **out)
+{
+    if (*out) {
+        secure_wipe(*out, strlen(*out));
+        gsasl_free(*out);
+        *out = NULL;
+    }
+}
+
 /* Mechanisms where the server speaks first (no initial response). */
 static int server_first(const char *mech)
 {
@@ -109,11 +119,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         snprintf(shown, sizeof shown, "AUTH %s <initial response redacted>", mech);
         rc = conn_send_line_redacted(c, line, shown, timeout_s);
         secure_wipe(line, sizeof line);
-        if (out) {
-            secure_wipe(out, strlen(out));
-            gsasl_free(out);
-            out = NULL;
-        }
+        wipe_free(&out);
     }
     if (rc < 0) {
         rc = EX_TEMPFAIL;
@@ -151,11 +157,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         }
         snprintf(shown, sizeof shown, "<SASL response redacted>");
         rc = conn_send_line_redacted(c, out ? out : "", shown, timeout_s);
-        if (out) {
-            secure_wipe(out, strlen(out));
-            gsasl_free(out);
-            out = NULL;
-        }
+        wipe_free(&out);
         if (rc < 0) {
             rc = EX_TEMPFAIL;
             goto done;
@@ -164,10 +166,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
     snprintf(c->err, sizeof c->err, "AUTH %s: too many rounds", mech);
     rc = EX_PROTOCOL;
 done:
-    if (out) {
-        secure_wipe(out, strlen(out));
-        gsasl_free(out);
-    }
+    wipe_free(&out);
     if (s)
         wipe_password_property(s);
     gsasl_finish(s);   /* frees properties (unwiped: see wipe_password_property) */
