@@ -71,6 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c->laddr[0] = 127;
             c->raddr[0] = 127;
             c->raddr[3] = (uint8_t)(id & 0x1f);          /* 32 peers */
+            if (c->family == AF_INET6)                   /* long texts: fill the summary */
+                for (int i = 0; i < 16; i++)
+                    c->raddr[i] = (uint8_t)(0x21 + (id & 0x1f) * 7 + i * 13);
             c->lport = c->outbound ? (uint16_t)(40000 + id) : 25;
             c->rport = c->outbound ? 25 : (uint16_t)(40000 + id);
             c->cookie = id;

@@ -5,7 +5,8 @@
  * configured patterns, with an address, and with a default route when
  * require-default-route is set; a verdict is the same uplink as itself.
  *
- * Input: [flags: bit0 require-default-route, bits1-2 number of patterns]
+ * Input: [flags: bit0 require-default-route, bits1-2 number of patterns,
+ *   bit3 truncated]
  *   patterns: [len][bytes]...; then [nlinks][naddrs][nroutes] (each
  *   capped) and the records, 8 / 24 / 8 bytes each (see the code). */
 #include "fuzz.h"
@@ -35,6 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t l = fz_u8(&in) % sizeof pats[i];
         take(&in, pats[i], l);
         pats[i][l] = '\0';
+        /* visible ASCII: the patterns are quoted in `why` (config.c does
+         * not validate link.interfaces; admin input, not the relay's) */
+        for (size_t k = 0; k < l; k++)
+            if ((unsigned char)pats[i][k] < 0x21 || (unsigned char)pats[i][k] > 0x7e)
+                pats[i][k] = '?';
         if (!pats[i][0])
             strcpy(pats[i], "*");
         cfg.interfaces[cfg.ninterfaces++] = pats[i];
@@ -44,20 +50,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snap.naddrs = (int)(fz_u8(&in) % 33);
     snap.nroutes = (int)(fz_u8(&in) % 17);
     snap.truncated = (int)(f >> 3) & 1;
+    /* as in the kernel: ifindex and name unique per link; addresses and
+     * routes may refer to an index no link has (one beyond the last) */
     for (int i = 0; i < snap.nlinks; i++) {
         struct lw_link *l = &snap.links[i];
-        l->ifindex = 1 + (int)(fz_u8(&in) % 8);
+        fz_u8(&in);
+        l->ifindex = i + 1;
         l->flags = fz_u16(&in);
         l->operstate = (unsigned char)(fz_u8(&in) % 8);
         size_t nl = fz_u8(&in) % 4;
-        static const char *names[] = { "lo", "eth0", "ppp0", "wwan0", "ppp1", "tun0", "wlan0", "x" };
-        snprintf(l->name, sizeof l->name, "%s", names[(fz_u8(&in) + nl) % 8]);
+        static const char *names[] = { "lo", "eth", "ppp", "wwan", "ppp", "tun", "wlan", "x" };
+        snprintf(l->name, sizeof l->name, "%s%d", names[(fz_u8(&in) + nl) % 8], i);
         fz_u8(&in);
         fz_u8(&in);
     }
+    int maxidx = snap.nlinks + 1;
     for (int i = 0; i < snap.naddrs; i++) {
         struct lw_addr *a = &snap.addrs[i];
-        a->ifindex = 1 + (int)(fz_u8(&in) % 8);
+        a->ifindex = 1 + (int)(fz_u8(&in) % maxidx);
         a->family = (fz_u8(&in) & 1) ? AF_INET6 : AF_INET;
         a->prefixlen = (unsigned char)fz_u8(&in);
         a->scope = (unsigned char)fz_u8(&in);
@@ -68,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int i = 0; i < snap.nroutes; i++) {
         struct lw_route *r = &snap.routes[i];
-        r->ifindex = 1 + (int)(fz_u8(&in) % 8);
+        r->ifindex = 1 + (int)(fz_u8(&in) % maxidx);
         r->family = (fz_u8(&in) & 1) ? AF_INET6 : AF_INET;
         r->type = (unsigned char)fz_u8(&in);
         r->table = fz_u8(&in) ? 254 : fz_u8(&in);
