@@ -4,7 +4,8 @@
 # uninitialised use, no leak, on the main path and its error paths:
 #   against the scripted fake (127.0.0.86): STARTTLS+AUTH PLAIN and LOGIN with
 #   3 ETRNs, a per-session ETRN limit (reconnects, TLS resumption), implicit
-#   TLS, a failed AUTH, a malformed reply, a stalled relay (time-out), hooks;
+#   TLS, a failed AUTH, a malformed reply, a stalled relay (time-out), hooks,
+#   the hold (sock_diag) until first-contact;
 #   against the real Postfix backup MX (tests/lib/relay.sh on 127.0.0.82,
 #   sink 127.0.0.83): a poll that delivers held mail.
 # In an ASan build (make check in a --enable-sanitizers tree) valgrind cannot
@@ -93,6 +94,10 @@ for m in PLAIN LOGIN; do
     run main-$m 0 "poll, STARTTLS + AUTH $m + 3 ETRNs + hooks" "$ETRNPOLL" -c "$C" -v poll --no-hold
 done
 check "the hooks ran (under $MODE)" has "$T/main-PLAIN.vg" 'hook post-poll ran'
+# the hold (sock_diag netlink) until first-contact: nobody connects back to port 2599
+C=$(conf hold 'domains = { "a.test" }' -- "hold { port = 2599 local-address = \"127.0.0.86\" first-contact = 2 quiet = 1 sample-ms = 100 }")
+run hold 0 "poll with the hold (sock_diag), ended by first-contact" "$ETRNPOLL" -c "$C" poll
+check "hold: ended by no-contact" has "$T/hold.vg" 'no-contact'
 run status 0 "status" "$ETRNPOLL" -c "$T/main-PLAIN.conf" status
 run status-json 0 "status --json" "$ETRNPOLL" -c "$T/main-PLAIN.conf" status --json
 run check 0 "check" "$ETRNPOLL" -c "$T/main-PLAIN.conf" check
