@@ -481,9 +481,10 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         eb_add(eb, "%s:%d: ddns %s: success-status must be {low, high}", file, d->line, d->name);
         d->success_min = 200, d->success_max = 299;
     } else {
-        d->success_min = (int)cfg_getnint(s, "success-status", 0);
-        d->success_max = (int)cfg_getnint(s, "success-status", 1);
-        if (d->success_min < 100 || d->success_max > 599 || d->success_min > d->success_max)
+        long lo = cfg_getnint(s, "success-status", 0), hi = cfg_getnint(s, "success-status", 1);
+        d->success_min = lo >= 100 && lo <= 599 ? (int)lo : 200;
+        d->success_max = hi >= 100 && hi <= 599 ? (int)hi : 299;
+        if (lo < 100 || hi > 599 || lo > hi)
             eb_add(eb, "%s:%d: ddns %s: success-status range is not within 100..599", file, d->line, d->name);
     }
     d->wait_server = dupopt(s, "wait-server");
@@ -593,6 +594,15 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
 
     cfg_t *l = cfg_getsec(cfg, "link");
     getlist(l, "interfaces", c->link.interfaces, CFG_MAX_IFACES, &c->link.ninterfaces, &eb, name, l->line);
+    for (int i = 0; i < c->link.ninterfaces; i++) {
+        const char *n = c->link.interfaces[i];
+        int bad = strlen(n) >= 64;
+        for (const char *q = n; *q && !bad; q++)
+            bad = (unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '/';
+        if (bad)
+            eb_add(&eb, "%s:%d: link: interfaces: \"%s\" is not an interface name or glob "
+                   "(printable ASCII, no space or '/', under 64 characters)", name, l->line, n);
+    }
     c->link.require_default_route = cfg_getbool(l, "require-default-route");
     c->link.settle = getint(l, "settle", 0, 600, &eb, name, l->line);
     c->link.interval = getint(l, "interval", 0, 7 * 86400, &eb, name, l->line);

@@ -388,8 +388,12 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
      * (response injection); also peek at the socket for bytes in flight. */
     char peek;
     if (c->rlen > 0 || recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
-        seterr(c, "%s sent data after the STARTTLS reply and before the TLS handshake "
-               "(STARTTLS response injection?) — aborting", c->peer);
+        if (p->implicit)
+            seterr(c, "%s spoke before the TLS handshake: it is not an implicit-TLS "
+                   "(port 465 style) server — check tls and port", c->peer);
+        else
+            seterr(c, "%s sent data after the STARTTLS reply and before the TLS handshake "
+                   "(STARTTLS response injection?) — aborting", c->peer);
         c->dead = 1;
         return -1;
     }

@@ -45,6 +45,7 @@ struct tls_params {
     char *const *pins; int npins;
     const void *resume; size_t resume_len;
     int timeout_s;
+    int implicit;                 /* TLS from the first byte (no STARTTLS) */
 };
 int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *info);
 /* Session data for resumption (malloc'd, caller frees), or NULL. */

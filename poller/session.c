@@ -82,6 +82,7 @@ static int do_tls(struct session *s, struct tls_info *ti)
         .pins = rc->pins, .npins = rc->npins,
         .resume = s->tls_resume, .resume_len = s->tls_resume_len,
         .timeout_s = rc->to.tls,
+        .implicit = rc->tls == TLS_IMPLICIT,
     };
     int tr = conn_starttls(&s->c, &p, ti);
     if (tr < 0) {

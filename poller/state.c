@@ -3,7 +3,9 @@
 #include "state.h"
 #include "log.h"
 #include "util.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +13,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Remove ".NAME.PID.tmp" files left by a writer that was killed between
+ * creating and renaming them (their pid no longer exists). */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0)
+            continue;
+        const char *dot = n + len - 5;            /* last char of the pid */
+        while (dot > n && *dot >= '0' && *dot <= '9')
+            dot--;
+        if (*dot != '.' || dot == n + len - 5)
+            continue;
+        long pid = strtol(dot + 1, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        if (unlinkat(dirfd(d), n, 0) == 0)
+            log_info("removed %s/%s left by a killed process", dir, n);
+    }
+    closedir(d);
+}
+
 int state_dir_ready(const char *dir)
 {
     if (mkdir_p(dir, 0700) < 0) {
         log_err("state dir %s: %s", dir, strerror(errno));
         return -1;
     }
+    remove_stale_temps(dir);
     if (access(dir, W_OK) < 0) {
         log_err("state dir %s is not writable: %s", dir, strerror(errno));
         return -1;

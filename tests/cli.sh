@@ -67,6 +67,7 @@ check "second poll says another poll is running, with its pid" has "$T/second.er
 rc=0; wait $first || rc=$?
 check "the first poll timed out on the stalled ETRN (exit $rc = 75)" [ $rc = 75 ]
 check "the relay saw exactly one session during the lock test" [ "$(grep -c CONNECT "$FTRANS")" = 1 ]
+printf '{"half": ' > "$T/state-lock/.last-poll.json.2147483.tmp"   # left by a killed writer (no such pid)
 "$ETRNPOLL" -c "$T/lock.conf" poll --no-hold 2> "$T/third.err" &
 third=$!
 sleep 0.3
@@ -76,6 +77,7 @@ check "with --wait: a second session was made after the first ended" [ "$(grep -
 check "post-poll hook got ETRNPOLL_EXIT" has "$T/env.post-poll" '^ETRNPOLL_EXIT=0$'
 check "post-poll hook got the accepted nodes" has "$T/env.post-poll" '^ETRNPOLL_NODES_OK=a.test$'
 check "hook environment is minimal (no HOME, no secrets)" bash -c "! grep -qE '^(HOME|USER|ETRNPOLL_PASSWORD)=|fake-secret' '$T/env.post-poll'"
+check "a temp file left by a killed writer is removed" test ! -e "$T/state-lock/.last-poll.json.2147483.tmp"
 check "pre-poll hook ran" has "$T/env.pre-poll" '^ETRNPOLL_HOOK=pre-poll$'
 check "hook output is in the log" has "$T/third.err" 'hook post-poll /usr/bin/env: hook says hello'
 fake_stop

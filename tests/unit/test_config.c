@@ -81,6 +81,15 @@ END_TEST
 START_TEST(semantic_errors)
 {
     struct etp_config c;
+    ck_assert_int_eq(load("relay a { host = \"h\" domains = {\"a.org\"} }\n"
+                          "ddns d { protocol = custom hostname = \"h.org\" url = \"https://x/\" success-status = {200, 4294967496} }", &c), -1);
+    ck_assert_msg(strstr(err, "success-status range"), "got: %s", err);
+    config_free(&c);
+    ck_assert_int_eq(load("relay a { host = \"h\" domains = {\"a.org\"} }\nlink { interfaces = {\"ppp\x1b[2J*\"} }", &c), -1);
+    ck_assert_msg(strstr(err, "is not an interface name or glob"), "got: %s", err);
+    config_free(&c);
+    ck_assert_int_eq(load("relay a { host = \"h\" domains = {\"a.org\"} }\nlink { interfaces = {\"ppp*\", \"wwan0\"} }", &c), 0);
+    config_free(&c);
     ck_assert_int_eq(load("state-dir = \"/x\"\n", &c), -1);
     ck_assert_ptr_nonnull(strstr(err, "no relay configured"));
     config_free(&c);
