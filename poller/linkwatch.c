@@ -182,9 +182,28 @@ static int judge_link(const struct lw_snapshot *s, const struct link_cfg *cfg,
     return 0;
 }
 
+/* Judge one candidate link, in order of preference: 1 (and *v set) if it
+ * is usable; otherwise remember the first verdict, which explains "why not"
+ * when no candidate is usable. */
+static int candidate(const struct lw_snapshot *s, const struct link_cfg *cfg,
+                     const struct lw_link *l, struct lw_verdict *v,
+                     struct lw_verdict *first, int *have_first)
+{
+    struct lw_verdict cur;
+    if (judge_link(s, cfg, l, &cur)) {
+        *v = cur;
+        return 1;
+    }
+    if (!*have_first) {
+        *first = cur;
+        *have_first = 1;
+    }
+    return 0;
+}
+
 int lw_judge(const struct lw_snapshot *s, const struct link_cfg *cfg, struct lw_verdict *v)
 {
-    struct lw_verdict first, cur;
+    struct lw_verdict first;
     int have_first = 0;
     memset(v, 0, sizeof *v);
     memset(&first, 0, sizeof first);
@@ -196,14 +215,8 @@ int lw_judge(const struct lw_snapshot *s, const struct link_cfg *cfg, struct lw_
                 const struct lw_link *l = &s->links[i];
                 if (lw_name_match(cfg, l->name) != p)
                     continue;
-                if (judge_link(s, cfg, l, &cur)) {
-                    *v = cur;
+                if (candidate(s, cfg, l, v, &first, &have_first))
                     return 1;
-                }
-                if (!have_first) {
-                    first = cur;
-                    have_first = 1;
-                }
             }
         }
         if (have_first) {
@@ -242,14 +255,8 @@ int lw_judge(const struct lw_snapshot *s, const struct link_cfg *cfg, struct lw_
         const struct lw_link *l = find_link(s, best->ifindex);
         if (!l || (l->flags & IFF_LOOPBACK))
             continue;
-        if (judge_link(s, cfg, l, &cur)) {
-            *v = cur;
+        if (candidate(s, cfg, l, v, &first, &have_first))
             return 1;
-        }
-        if (!have_first) {
-            first = cur;
-            have_first = 1;
-        }
     }
     if (have_first) {
         *v = first;
