@@ -5,7 +5,7 @@
  * spends its time on the keywords.  Invariants: mechanisms bounded,
  * upper-case, RFC 4422 syntax, no duplicates; SIZE never negative except -1. */
 #include "fuzz.h"
-#include "reply.h"
+#include "smtp/reply.h"
 #include <ctype.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,7 @@
  * No network: getaddrinfo() (the default ehlo-name's FQDN lookup) is
  * replaced by a stub that finds nothing, so a run never waits for DNS. */
 #include "fuzz.h"
-#include "config.h"
+#include "conf/config.h"
 #include <netdb.h>
 
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

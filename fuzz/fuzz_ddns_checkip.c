@@ -5,7 +5,7 @@
  * outsz, an IPv4 result occurs verbatim in the body, no unspecified or
  * v4-mapped IPv6 result; classification never says "invalid" for it. */
 #include "fuzz.h"
-#include "ddns.h"
+#include "ddns/ddns.h"
 #include <arpa/inet.h>
 #include <sys/socket.h>
 

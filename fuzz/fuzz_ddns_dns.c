@@ -4,7 +4,7 @@
  * bytes of qname, then the message.  Invariants: count -1..max; every
  * stored record is an address of the asked type. */
 #include "fuzz.h"
-#include "ddns.h"
+#include "ddns/ddns.h"
 #include <arpa/inet.h>
 #include <sys/socket.h>
 

@@ -4,7 +4,7 @@
  * printable and terminated, addresses only hex/./:/, characters, every
  * code has a name, class and exit code that agree. */
 #include "fuzz.h"
-#include "ddns.h"
+#include "ddns/ddns.h"
 #include <ctype.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,7 +8,7 @@
  * leaves "" (no half-written secret); template_check names the bad
  * placeholder, bounded. */
 #include "fuzz.h"
-#include "ddns.h"
+#include "ddns/ddns.h"
 
 static const char *field(const char **p, const char *end)
 {

@@ -2,7 +2,7 @@
  * json-c).  First byte: output size 1..256; the rest is the body.
  * Invariant: output terminated within outsz and printable. */
 #include "fuzz.h"
-#include "ddns.h"
+#include "ddns/ddns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,7 +2,7 @@
  * etrn_is_session_limit) over replies read by the real reply reader.
  * Invariants: class matches the code family; 253 count in range. */
 #include "fuzz.h"
-#include "etrn.h"
+#include "poll/etrn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

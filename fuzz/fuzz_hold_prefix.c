@@ -3,7 +3,7 @@
  * have a family and bits in range; an address always matches its own
  * prefix; a /0 matches everything of its family. */
 #include "fuzz.h"
-#include "hold.h"
+#include "hold/hold.h"
 #include <sys/socket.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

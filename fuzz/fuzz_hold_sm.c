@@ -9,7 +9,7 @@
  *   [id] (cookie/port/address from it, so connections recur) [bytes lo/hi]
  * dt with the top bit set goes backwards (the machine must clamp). */
 #include "fuzz.h"
-#include "hold.h"
+#include "hold/hold.h"
 #include <sys/socket.h>
 
 static struct hold_sm *sm;

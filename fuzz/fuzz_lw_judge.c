@@ -10,7 +10,7 @@
  *   patterns: [len][bytes]...; then [nlinks][naddrs][nroutes] (each
  *   capped) and the records, 8 / 24 / 8 bytes each (see the code). */
 #include "fuzz.h"
-#include "linkwatch.h"
+#include "link/linkwatch.h"
 #include <net/if.h>
 #include <sys/socket.h>
 

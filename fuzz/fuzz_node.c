@@ -4,7 +4,7 @@
  * CR/LF/space injection), has a non-empty name after '#'/'@', and an
  * address literal holds an address. */
 #include "fuzz.h"
-#include "config.h"
+#include "conf/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,9 +1,9 @@
-/* fuzz_reply.c — SMTP reply reader (poller/reply.h): reply_parse_buf() over
+/* fuzz_reply.c — SMTP reply reader (poller/smtp/reply.h): reply_parse_buf() over
  * a stream of replies the way conn.c consumes them, reply_feed() on the raw
  * input as one line, reply_first_line().  Invariants: bounded text,
  * printable text, code range, line count, enhanced-code syntax. */
 #include "fuzz.h"
-#include "reply.h"
+#include "smtp/reply.h"
 #include <ctype.h>
 
 static void check_reply(const struct smtp_reply *r)

@@ -1,13 +1,13 @@
 /* main.c — etrnpoll command line. */
-#include "config.h"
-#include "conn.h"
-#include "cycle.h"
-#include "ddns.h"
-#include "hold.h"
-#include "log.h"
-#include "state.h"
-#include "supervisor.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/conn.h"
+#include "poll/cycle.h"
+#include "ddns/ddns.h"
+#include "hold/hold.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "link/supervisor.h"
+#include "core/util.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>

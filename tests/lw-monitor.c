@@ -11,10 +11,10 @@
  *   -b  netlink socket receive buffer (bytes), to provoke overflows in tests
  *   -d  debug log (every netlink notification) on stderr
  * Exits 0 on SIGTERM/SIGINT. */
-#include "config.h"
-#include "linkwatch.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "link/linkwatch.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /* Unit tests: configuration parsing, validation messages, secrets. */
-#include "config.h"
-#include "log.h"
+#include "conf/config.h"
+#include "core/log.h"
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
-/* test_ddns.c — unit tests of the pure parts of poller/ddns.c: dyndns2
+/* test_ddns.c — unit tests of the pure parts of poller/ddns/ddns.c: dyndns2
  * answers, check-IP parsing, PowerDNS errors, DNS answers, address
  * classification, templates, and the dyndns2 update rules with injected
  * times. */
-#include "ddns.h"
-#include "log.h"
-#include "util.h"
+#include "ddns/ddns.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <check.h>

@@ -1,6 +1,6 @@
 /* Unit tests: ETRN reply classification and node validation. */
-#include "config.h"
-#include "etrn.h"
+#include "conf/config.h"
+#include "poll/etrn.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,11 +6,11 @@
  *   - live sock_diag: a listener and a client in this process (unprivileged);
  *   - hold_run() end to end against a local listener, with the hold-done
  *     hook, hold.json and hold_status(); hold_precheck(); abort. */
-#include "config.h"
-#include "hold.h"
-#include "log.h"
-#include "sockdiag.h"
-#include "util.h"
+#include "conf/config.h"
+#include "hold/hold.h"
+#include "core/log.h"
+#include "hold/sockdiag.h"
+#include "core/util.h"
 #include <arpa/inet.h>
 #include <check.h>
 #include <json-c/json.h>

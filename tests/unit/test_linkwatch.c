@@ -1,9 +1,9 @@
 /* Unit tests: the link watcher's "is the uplink usable?" decision over
  * snapshots, and the supervisor's exit classification and backoff. */
-#include "config.h"
-#include "linkwatch.h"
-#include "supervisor.h"
-#include "util.h"
+#include "conf/config.h"
+#include "link/linkwatch.h"
+#include "link/supervisor.h"
+#include "core/util.h"
 #include <arpa/inet.h>
 #include <check.h>
 #include <linux/if.h>

@@ -1,6 +1,6 @@
 /* Unit tests: SMTP reply parser and EHLO capabilities. */
-#include "config.h"
-#include "reply.h"
+#include "conf/config.h"
+#include "smtp/reply.h"
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "config.h"
-#include "cycle.h"
+#include "conf/config.h"
+#include "poll/cycle.h"
 
 struct ddns_summary {
     int entries;                  /* ddns sections processed */

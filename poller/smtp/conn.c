@@ -1,8 +1,8 @@
 /* conn.c — TCP + GnuTLS transport with deadlines and bounded line reads. */
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/conn.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>

@@ -1,7 +1,7 @@
 /* etrn.h — RFC 1985 ETRN reply meaning (pure functions). */
 #ifndef ETP_ETRN_H
 #define ETP_ETRN_H
-#include "reply.h"
+#include "smtp/reply.h"
 
 enum etrn_class {
     ETRN_OK = 0,         /* 250, 251, 252, 253 */

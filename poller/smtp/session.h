@@ -3,9 +3,9 @@
 #ifndef ETP_SESSION_H
 #define ETP_SESSION_H
 #include <stdint.h>
-#include "config.h"
-#include "conn.h"
-#include "etrn.h"
+#include "conf/config.h"
+#include "smtp/conn.h"
+#include "poll/etrn.h"
 
 struct node_result {
     const char *node;

@@ -2,7 +2,7 @@
  * output captured to the log. */
 #ifndef ETP_HOOKS_H
 #define ETP_HOOKS_H
-#include "config.h"
+#include "conf/config.h"
 
 /* Run the hooks of one point ("pre-poll", "post-poll", "hold-done"): the
  * configured argv (if any), then every executable in hooks.dir/POINT.d/

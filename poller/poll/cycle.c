@@ -1,14 +1,14 @@
 /* cycle.c — one poll cycle. */
-#include "config.h"
-#include "cycle.h"
-#include "ddns.h"
-#include "hold.h"
-#include "hooks.h"
-#include "lock.h"
-#include "log.h"
-#include "session.h"
-#include "state.h"
-#include "util.h"
+#include "conf/config.h"
+#include "poll/cycle.h"
+#include "ddns/ddns.h"
+#include "hold/hold.h"
+#include "core/hooks.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "smtp/session.h"
+#include "core/state.h"
+#include "core/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

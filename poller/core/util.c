@@ -1,6 +1,6 @@
 /* util.c — small shared helpers. */
-#include "config.h"
-#include "util.h"
+#include "conf/config.h"
+#include "core/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -4,11 +4,11 @@
  * the address sources (uplink, interface, check-IP URL), the HTTP layer
  * (libcurl), the three protocols, the wait for the authoritative server,
  * state, and the public entry points. */
-#include "config.h"
-#include "ddns.h"
-#include "log.h"
-#include "state.h"
-#include "util.h"
+#include "conf/config.h"
+#include "ddns/ddns.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>

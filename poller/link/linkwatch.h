@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include "config.h"
+#include "conf/config.h"
 
 #define LW_MAX_LINKS   128
 #define LW_MAX_ADDRS   512

@@ -6,7 +6,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include "config.h"
+#include "conf/config.h"
 
 /* What the caller knows about the uplink (ppp hook args, link watcher). */
 struct uplink {

@@ -1,8 +1,8 @@
 /* auth.h — SMTP AUTH (RFC 4954) through GNU SASL. */
 #ifndef ETP_AUTH_H
 #define ETP_AUTH_H
-#include "conn.h"
-#include "reply.h"
+#include "smtp/conn.h"
+#include "smtp/reply.h"
 
 /* Choose the best mechanism: the first of `prefs` (configured order) that
  * the server offers and GNU SASL supports.  NULL if none. */

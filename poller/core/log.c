@@ -1,7 +1,7 @@
 /* log.c — stderr/syslog logging with secret redaction. */
-#include "config.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,12 +13,12 @@
  * plus hold_precheck() (is the local MTA listening?  It also subscribes to
  * the close events, before the first ETRN) and hold_status().
  * Design notes and limits: doc/hold.md. */
-#include "hold.h"
-#include "hooks.h"
-#include "log.h"
-#include "sockdiag.h"
-#include "state.h"
-#include "util.h"
+#include "hold/hold.h"
+#include "core/hooks.h"
+#include "core/log.h"
+#include "hold/sockdiag.h"
+#include "core/state.h"
+#include "core/util.h"
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* auth.c — SMTP AUTH via GNU SASL. */
-#include "config.h"
-#include "auth.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/auth.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <gsasl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* etrn.c — RFC 1985 ETRN reply meaning. */
-#include "config.h"
-#include "etrn.h"
+#include "conf/config.h"
+#include "poll/etrn.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

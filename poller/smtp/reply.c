@@ -1,7 +1,7 @@
 /* reply.c — SMTP reply and EHLO capability parsing (pure, bounded). */
-#include "config.h"
-#include "reply.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/reply.h"
+#include "core/util.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

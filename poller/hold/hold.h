@@ -27,7 +27,7 @@
 #define ETP_HOLD_H
 #include <stdio.h>
 #include <stdint.h>
-#include "config.h"
+#include "conf/config.h"
 
 enum hold_end {
     HOLD_NOT_RUN = 0,

@@ -14,12 +14,12 @@
  * QUITs where it can), SIGKILL to its whole process group 1 s later.  At most
  * one child exists at any time.  Nothing wakes the daemon while the link is
  * stable and no poll is due: no periodic ticks. */
-#include "config.h"
-#include "supervisor.h"
-#include "cycle.h"
-#include "linkwatch.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "link/supervisor.h"
+#include "poll/cycle.h"
+#include "link/linkwatch.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>

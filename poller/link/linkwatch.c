@@ -1,9 +1,9 @@
 /* linkwatch.c — uplink state from rtnetlink (libnl-route-3 cache manager)
  * and the pure "is it usable?" decision.  See linkwatch.h. */
-#include "config.h"
-#include "linkwatch.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "link/linkwatch.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>

@@ -5,7 +5,7 @@
  * netlink message stream ending in NLMSG_DONE.  Every message is length-
  * checked before use (NLMSG_OK / RTA_OK loops), the receive buffer is
  * bounded and a truncated datagram (MSG_TRUNC) is an error, not a guess. */
-#include "sockdiag.h"
+#include "hold/sockdiag.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <gnutls/gnutls.h>
-#include "reply.h"
-#include "config.h"
+#include "smtp/reply.h"
+#include "conf/config.h"
 
 #define CONN_BUF 4096
 

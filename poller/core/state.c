@@ -1,8 +1,8 @@
 /* state.c — atomic state files (write temp, fsync, rename). */
-#include "config.h"
-#include "state.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "core/state.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>

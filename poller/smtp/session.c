@@ -1,10 +1,10 @@
 /* session.c — one relay's poll. */
-#include "config.h"
-#include "session.h"
-#include "auth.h"
-#include "log.h"
-#include "state.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/session.h"
+#include "smtp/auth.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

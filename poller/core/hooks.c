@@ -1,8 +1,8 @@
 /* hooks.c — run hook programs without a shell. */
-#include "config.h"
-#include "hooks.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "core/hooks.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

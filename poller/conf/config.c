@@ -1,8 +1,8 @@
 /* config.c — libconfuse schema, defaults and validation. */
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "smtp/conn.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* lock.c — the poll lock. */
-#include "config.h"
-#include "lock.h"
-#include "log.h"
-#include "util.h"
+#include "conf/config.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "core/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
