@@ -15,6 +15,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/isolate.sh"
 PY=/usr/bin/python3
 PDNS="$here/lib/pdns.sh"
 DD="$here/dyndns2d.py"

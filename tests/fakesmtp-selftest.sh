@@ -7,6 +7,7 @@
 # keeps the work directory (transcripts, server stderr).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/isolate.sh"
 PY=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/fakesmtp-selftest.XXXXXX")
 if [ "${FAKESMTP_KEEP:-0}" = 1 ]; then

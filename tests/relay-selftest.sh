@@ -17,6 +17,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/isolate.sh"
 RELAY=$HERE/lib/relay.sh
 PY=/usr/bin/python3
 A=${RELAY_ADDR:-127.0.0.2}

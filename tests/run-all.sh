@@ -25,7 +25,7 @@ run_suite() {
     dir=$1 label=$2; shift 2
     log "make check ($label)"
     rc=0
-    (cd "$dir" && make -j1 check "$@") || rc=$?
+    (cd "$dir" && make -j2 check "$@") || rc=$?
     trs=$(find "$dir" -name '*.trs' -not -path '*/etrnpoll-*/*')
     if [ -f "$dir/test-suite.log" ]; then
         # print the log of every failing test, so CI output shows why

@@ -10,6 +10,7 @@ if [ -z "${ETRNPOLL:-}" ]; then
     done
 fi
 PY=/usr/bin/python3
+. "$SRCDIR/tests/lib/isolate.sh"
 LIB=$SRCDIR/tests/lib
 TESTNAME=$(basename "$0" .sh)
 _passed=0

@@ -1,0 +1,21 @@
+# isolate.sh — sourced first by every integration test (bash).
+# Every integration test runs in a network namespace and a mount namespace of
+# its own: a private loopback (lo up, all of 127.0.0.0/8) and a private
+# /run/netns.  Its servers on 127.0.0.x then neither see nor disturb anything
+# on the host (a system Postfix on *:25, another copy of the suite running at
+# the same time), and the named namespaces it makes with `ip netns add`
+# cannot collide with another run's.  The script re-executes itself once,
+# as root, inside the new namespaces; ETP_ISOLATED=1 marks that run (and is
+# inherited by what it starts).  ETP_NO_ISOLATE=1 runs on the host's network
+# (debugging only).
+if [ "${ETP_ISOLATED:-0}" != 1 ] && [ "${ETP_NO_ISOLATE:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
+    if ! unshare --net --mount --propagation private true 2>/dev/null; then
+        echo "FAIL: $(basename "$0"): cannot create a private network+mount namespace (unshare --net --mount); the integration tests need one to stay off the host's network" >&2
+        exit 1
+    fi
+    export ETP_ISOLATED=1
+    exec unshare --net --mount --propagation private -- /bin/bash -c '
+        ip link set lo up || exit 1
+        mkdir -p /run/netns && mount -t tmpfs -o mode=0755,size=1m etp-netns /run/netns || exit 1
+        exec /bin/bash "$0" "$@"' "$0" "$@"
+fi
