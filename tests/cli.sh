@@ -141,7 +141,9 @@ done
 # --- --version ---------------------------------------------------------------
 "$ETRNPOLL" -c "$T/v.conf" --version > "$T/version" 2>&1
 check "--version: the configuration file in use" has "$T/version" "^configuration file: $T/v.conf\$"
-check "--version: default state directory" has "$T/version" '^default state directory: /'
+check "--version: the state directory of that configuration" has "$T/version" "^state directory: $T/state-v \(from the configuration\)\$"
+"$ETRNPOLL" -c "$T/nonexistent.conf" -V > "$T/version2" 2>&1
+check "--version without a readable configuration: the default state directory" has "$T/version2" '^state directory: /.* by default'
 check "--version: GnuTLS, libcurl, GNU SASL versions" has "$T/version" '^GnuTLS [0-9.]+, libcurl [0-9.]+ \(.*\), GNU SASL [0-9.]+'
 check "--version: the SASL mechanisms usable here" has "$T/version" '^SASL mechanisms usable in auth-mechanisms: .*SCRAM-SHA-256.*PLAIN'
 

@@ -18,7 +18,16 @@ void cmd_version(FILE *out, const struct cli *c)
     fprintf(out, "etrnpoll %s\n", PACKAGE_VERSION);
     fprintf(out, "configuration file: %s%s\n", printable_str(b, sizeof b, c->config_path, "?"),
             strcmp(c->config_path, ETP_DEFAULT_CONFIG) == 0 ? " (default)" : "");
-    fprintf(out, "default state directory: %s (state-dir in the configuration)\n", ETP_DEFAULT_STATEDIR);
+    /* the state directory this configuration uses, if it can be read */
+    struct etp_config cfg;
+    char err[2048];
+    if (config_load(c->config_path, &cfg, err, sizeof err) == 0)
+        fprintf(out, "state directory: %s (from the configuration)\n",
+                printable_str(b, sizeof b, cfg.state_dir, "?"));
+    else
+        fprintf(out, "state directory: %s by default (the configuration could not be read or has "
+                "errors: etrnpoll check)\n", ETP_DEFAULT_STATEDIR);
+    config_free(&cfg);
     fprintf(out, "GnuTLS %s, libcurl %s (%s), GNU SASL %s, libconfuse %s, json-c %s\n",
             gnutls_check_version(NULL), cv->version, cv->ssl_version ? cv->ssl_version : "no TLS",
             gsasl_check_version(NULL), confuse_version, json_c_version());
