@@ -59,6 +59,6 @@ void cmd_version(FILE *out, const struct cli *c);
  * its strings belong to cfg; do not config_free() it).  0 ok, EX_USAGE with
  * the configured names printed to stderr. */
 int cli_filter_config(const struct etp_config *cfg, const struct cli *c, struct etp_config *out);
-/* poll.c: print what a poll would do (--dry-run). */
-void cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c);
+/* poll.c: print what a poll would do (--dry-run); the DDNS plan's exit code. */
+int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c);
 #endif

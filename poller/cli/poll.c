@@ -83,16 +83,26 @@ int cli_filter_config(const struct etp_config *cfg, const struct cli *c, struct 
     return 0;
 }
 
-/* ===== ADAPTER — ddns colleague's interface ==============================
- * The "ddns" engineer adds ddns_run_all(cfg, up, flags, sum) with DDNS_FORCE
- * and ddns_plan(cfg, up, FILE *).  Until that is merged, these two wrappers
- * stand in for them.  LEAD: when merging, replace the bodies with
- *     return ddns_run_all(cfg, up, force ? DDNS_FORCE : 0, sum);
- *     ddns_plan(cfg, up, out);
- * and delete forget_updates().  tests/cli-ddns.sh checks the behaviour. */
-/* Make every entry's last success look old, so ddns_decide() says UPDATE
- * (final answers and the retry wait are kept: --force is not a way around
- * a badauth or a provider's rate limit). */
+/* ===== ddns module interface ============================================
+ * The ddns module (issue 9/11 work) adds ddns_run_all(cfg, up, flags, sum)
+ * with DDNS_FORCE and ddns_plan(cfg, up, flags, FILE *).  With that ddns.h
+ * (DDNS_FORCE defined) they are called directly.  ADAPTER, for the older
+ * ddns.h without them: --force makes every entry's last success look old
+ * (ddns_decide() then says UPDATE), and the plan lists the entries without
+ * the module's decision.  LEAD: once the new ddns.h is merged, the #else
+ * branches are dead; delete them.  tests/cli-ddns.sh checks both. */
+#ifdef DDNS_FORCE
+static int cli_ddns_run(const struct etp_config *cfg, const struct uplink *up, int force,
+                        struct ddns_summary *sum)
+{
+    return ddns_run_all(cfg, up, force ? DDNS_FORCE : 0, sum);
+}
+
+static int cli_ddns_plan(FILE *out, const struct etp_config *cfg, const struct uplink *up, int force)
+{
+    return ddns_plan(cfg, up, force ? DDNS_FORCE : 0, out);
+}
+#else
 static void forget_updates(const struct etp_config *cfg)
 {
     json_object *root = state_read_json(cfg->state_dir, "ddns.json"), *ents;
@@ -118,46 +128,46 @@ static int cli_ddns_run(const struct etp_config *cfg, const struct uplink *up, i
     return ddns_run_all(cfg, up, sum);
 }
 
-static void cli_ddns_plan(FILE *out, const struct etp_config *cfg, const struct uplink *up)
+static int cli_ddns_plan(FILE *out, const struct etp_config *cfg, const struct uplink *up, int force)
 {
     char a[300], b[300];
     for (int i = 0; i < cfg->nddns; i++) {
         const struct ddns_cfg *d = &cfg->ddns[i];
-        fprintf(out, "  ddns %s: %s, hostname %s, record %s%s%s\n", d->name,
-                d->proto == DDNS_DYNDNS2 ? "dyndns2" : d->proto == DDNS_POWERDNS ? "powerdns" : "custom",
-                printable_str(a, sizeof a, d->hostname, "?"),
-                d->ipv4 ? "A" : "", d->ipv4 && d->ipv6 ? "+" : "", d->ipv6 ? "AAAA" : "");
+        char addr[400];
         if (d->source == ADDR_URL)
-            fprintf(out, "    address: from %s\n", printable_str(a, sizeof a, d->checkip_url, "?"));
+            snprintf(addr, sizeof addr, "(the address %s returns)", printable_str(b, sizeof b, d->checkip_url, "?"));
         else if (up->addr4[0] || up->addr6[0])
-            fprintf(out, "    address: %s%s%s (--local-address)\n", up->addr4,
-                    up->addr4[0] && up->addr6[0] ? " " : "", up->addr6);
+            snprintf(addr, sizeof addr, "%s%s%s", up->addr4, up->addr4[0] && up->addr6[0] ? " " : "", up->addr6);
         else
-            fprintf(out, "    address: of interface %s\n", d->interface ? d->interface
-                    : up->ifname[0] ? up->ifname : "with the default route");
-        fprintf(out, "    server: %s%s\n", printable_str(b, sizeof b, d->server ? d->server : d->url, "?"),
-                d->required ? " (required: no ETRN if it fails)" : "");
+            snprintf(addr, sizeof addr, "(the address of %s)", d->interface ? d->interface
+                     : up->ifname[0] ? up->ifname : "the default route's interface");
+        fprintf(out, "ddns %s (%s): %s %s -> %s\n", d->name,
+                d->proto == DDNS_DYNDNS2 ? "dyndns2" : d->proto == DDNS_POWERDNS ? "powerdns" : "custom",
+                force ? "would update (--force)" : "would update if changed, new or due",
+                printable_str(a, sizeof a, d->hostname, "?"), addr);
     }
-    fprintf(out, "  (sent only if the address changed, the entry is new, or its last update is older "
-            "than force-refresh-days; see etrnpoll status)\n");
+    return 0;
 }
-/* ===== end of ADAPTER ===================================================== */
+#endif
+/* ===== end of the ddns module interface ================================== */
 
-void cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
+int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
 {
+    int rc = 0;
     const struct cycle_opts *o = &c->co;
     fprintf(out, "dry run: nothing is sent, no state is written, no hook runs\n");
     fprintf(out, "trigger %s%s%s%s%s\n", o->trigger, o->up.ifname[0] ? ", interface " : "", o->up.ifname,
             o->up.addr4[0] || o->up.addr6[0] ? ", address " : "", o->up.addr4[0] ? o->up.addr4 : o->up.addr6);
     if (c->cmd == CMD_DDNS || (!o->no_ddns && cfg->nddns > 0)) {
-        fprintf(out, "DDNS:%s\n", cfg->nddns ? "" : " none configured");
         if (cfg->nddns)
-            cli_ddns_plan(out, cfg, &o->up);
+            rc = cli_ddns_plan(out, cfg, &o->up, c->force);
+        else
+            fprintf(out, "DDNS: none configured\n");
     } else {
         fprintf(out, "DDNS: %s\n", o->no_ddns ? "skipped (--no-ddns)" : "none configured");
     }
     if (c->cmd == CMD_DDNS)
-        return;
+        return rc;
     for (int i = 0; i < cfg->nrelays; i++) {
         const struct relay_cfg *r = &cfg->relays[i];
         fprintf(out, "relay %s: %s port %d, tls %s%s%s, ETRN for %d node%s", r->name, r->host,
@@ -172,7 +182,7 @@ void cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c
     const struct hold_cfg *h = &cfg->hold;
     if (o->no_hold || !h->enabled) {
         fprintf(out, "hold: %s\n", o->no_hold ? "skipped (--no-hold)" : "disabled (hold { enabled = no })");
-        return;
+        return rc;
     }
     fprintf(out, "hold: inbound connections to port %d%s%s%s%s; ends %d s after the last one closed, "
             "after %d s without first contact, at most after %d s%s%s\n", h->port,
@@ -182,6 +192,7 @@ void cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c
             h->keepalive ? "; NOOP keepalive" : "");
     if (h->nflush)
         fprintf(out, "  flush command: %s\n", h->flush_argv[0]);
+    return rc;
 }
 
 int cmd_poll(const struct etp_config *cfg, const struct cli *c)
@@ -190,10 +201,8 @@ int cmd_poll(const struct etp_config *cfg, const struct cli *c)
     int rc = cli_filter_config(cfg, c, &sub);
     if (rc)
         return rc;
-    if (c->dry_run) {
-        cli_print_plan(stdout, &sub, c);
-        return 0;
-    }
+    if (c->dry_run)
+        return cli_print_plan(stdout, &sub, c);
     return cycle_run(&sub, &c->co);
 }
 
@@ -203,10 +212,8 @@ int cmd_ddns(const struct etp_config *cfg, const struct cli *c)
         log_err("%s has no ddns section: nothing to update (see etrnpoll.conf(5), DDNS)", cfg->path);
         return EX_CONFIG;
     }
-    if (c->dry_run) {
-        cli_print_plan(stdout, cfg, c);
-        return 0;
-    }
+    if (c->dry_run)
+        return cli_print_plan(stdout, cfg, c);
     if (state_dir_ready(cfg->state_dir) < 0)
         return EX_CANTCREAT;
     pid_t holder = 0;
