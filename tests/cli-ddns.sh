@@ -85,27 +85,27 @@ check "initial gw A is 192.0.2.1" [ "$(q gw.$ZONE A)" = 192.0.2.1 ]
 p0=$(patches)
 
 # --- dry runs first: nothing may change -----------------------------------------
-rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns --dry-run -a 198.51.100.5 > "$T/dry.out" 2> "$T/dry.err" || rc=$?
+rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns --dry-run -a 81.2.69.142 > "$T/dry.out" 2> "$T/dry.err" || rc=$?
 check "ddns --dry-run: exit $rc = 0" [ $rc = 0 ]
 check "ddns --dry-run: one line names the entry, its host name and the address" \
-    has "$T/dry.out" "^ *ddns gw \\(powerdns\\): would update.* gw\\.$ZONE -> 198\\.51\\.100\\.5\$"
+    has "$T/dry.out" "^ *ddns gw \\(powerdns\\): would update.* gw\\.$ZONE -> 81\\.2\\.69\\.142\$"
 check "ddns --dry-run: no relay in the plan" hasnot "$T/dry.out" '^relay'
-rc=0; "$ETRNPOLL" -c "$T/d.conf" poll --dry-run -a 198.51.100.5 > "$T/pdry.out" 2>&1 || rc=$?
+rc=0; "$ETRNPOLL" -c "$T/d.conf" poll --dry-run -a 81.2.69.142 > "$T/pdry.out" 2>&1 || rc=$?
 check "poll --dry-run: exit $rc = 0, plan has DDNS and the relay" \
-    bash -c "[ $rc = 0 ] && grep -q 'ddns gw (powerdns): would update.*198.51.100.5' '$T/pdry.out' && grep -q '^relay isp: $SM port 2525' '$T/pdry.out'"
+    bash -c "[ $rc = 0 ] && grep -q 'ddns gw (powerdns): would update.*81.2.69.142' '$T/pdry.out' && grep -q '^relay isp: $SM port 2525' '$T/pdry.out'"
 check "dry runs: PowerDNS saw no PATCH ($(patches) = $p0)" [ "$(patches)" = "$p0" ]
 check "dry runs: the record is unchanged" [ "$(q gw.$ZONE A)" = 192.0.2.1 ]
 check "dry runs: no SMTP connection" [ "$(smtp)" = 0 ]
 check "dry runs: no DDNS state written" test ! -e "$T/state/ddns.json"
 
 # --- ddns: DNS only ---------------------------------------------------------------
-rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns -a 198.51.100.5 > "$T/d1.out" 2> "$T/d1.err" || rc=$?
+rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns -a 81.2.69.142 > "$T/d1.out" 2> "$T/d1.err" || rc=$?
 check "ddns: exit $rc = 0" [ $rc = 0 ]
-check "ddns: gw A is now 198.51.100.5 (DNS query)" [ "$(q gw.$ZONE A)" = 198.51.100.5 ]
+check "ddns: gw A is now 81.2.69.142 (DNS query)" [ "$(q gw.$ZONE A)" = 81.2.69.142 ]
 check "ddns: one PATCH" [ "$(patches)" = $((p0 + 1)) ]
 check "ddns: no SMTP connection, no poll recorded" bash -c "[ \"\$(grep -c connect '$T/smtp.count')\" = 0 ] && [ ! -e '$T/state/last-poll.json' ]"
 check "ddns: a summary line" has "$T/d1.err" 'ddns finished: 1 entry, 1 changed, 0 failed; ok \(exit 0\)'
-rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns -a 198.51.100.5 > /dev/null 2> "$T/d2.err" || rc=$?
+rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns -a 81.2.69.142 > /dev/null 2> "$T/d2.err" || rc=$?
 check "ddns again, same address: exit $rc = 0, no request" bash -c "[ $rc = 0 ] && [ $(patches) = $((p0 + 1)) ]"
 check "ddns again: 0 changed" has "$T/d2.err" '1 entry, 0 changed'
 # set the record behind etrnpoll's back: only a forced update repairs it
@@ -114,11 +114,11 @@ curl -s -o /dev/null -X PATCH -H "X-API-Key: $(cat "$PD/api-key")" -H 'Content-T
     "http://$A:8093/api/v1/servers/localhost/zones/$ZONE."
 check "(record changed by hand to 192.0.2.99)" [ "$(q gw.$ZONE A)" = 192.0.2.99 ]
 p1=$(patches)
-"$ETRNPOLL" -c "$T/d.conf" ddns -a 198.51.100.5 > /dev/null 2>&1
+"$ETRNPOLL" -c "$T/d.conf" ddns -a 81.2.69.142 > /dev/null 2>&1
 check "plain ddns trusts its memory: no request, record stays wrong" bash -c "[ $(patches) = $p1 ] && [ '$(q gw.$ZONE A)' = 192.0.2.99 ]"
-rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns --force -a 198.51.100.5 > /dev/null 2> "$T/force.err" || rc=$?
+rc=0; "$ETRNPOLL" -c "$T/d.conf" ddns --force -a 81.2.69.142 > /dev/null 2> "$T/force.err" || rc=$?
 check "ddns --force: exit $rc = 0, one PATCH" bash -c "[ $rc = 0 ] && [ $(patches) = $((p1 + 1)) ]"
-check "ddns --force: the record is 198.51.100.5 again" [ "$(q gw.$ZONE A)" = 198.51.100.5 ]
+check "ddns --force: the record is 81.2.69.142 again" [ "$(q gw.$ZONE A)" = 81.2.69.142 ]
 check "ddns --force: no SMTP connection" [ "$(smtp)" = 0 ]
 check "the API key is not in the output" bash -c "! grep -qF '$(cat "$PD/api-key")' '$T/d1.err' '$T/force.err' '$T/dry.out'"
 expect_exit 64 "ddns --relay is refused (no relay is involved)" "$ETRNPOLL" -c "$T/d.conf" ddns --relay isp
