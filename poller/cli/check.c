@@ -63,8 +63,10 @@ static int check_relays(const struct etp_config *cfg)
             secret_free(pw);
         }
         relay_warnings(cfg, r);
-        printf("relay %s: %s port %d, tls %s%s%s, %d domain%s\n", r->name, r->host, relay_port(r),
-               tls_mode_name(r->tls), r->username ? ", auth as " : "", r->username ? r->username : "",
+        char n[300], h[300], u[300];
+        printf("relay %s: %s port %d, tls %s%s%s, %d domain%s\n", printable_str(n, sizeof n, r->name, "?"),
+               printable_str(h, sizeof h, r->host, "?"), relay_port(r), tls_mode_name(r->tls),
+               r->username ? ", auth as " : "", printable_str(u, sizeof u, r->username, ""),
                r->nnodes, r->nnodes == 1 ? "" : "s");
     }
     return rc;

@@ -17,14 +17,15 @@
 
 static void list_names(const struct etp_config *cfg, int nodes)
 {
+    char b[300];
     fprintf(stderr, "etrnpoll: configured %s:", nodes ? "nodes" : "relays");
     for (int i = 0; i < cfg->nrelays; i++) {
         const struct relay_cfg *r = &cfg->relays[i];
         if (!nodes) {
-            fprintf(stderr, " %s", r->name);
+            fprintf(stderr, " %s", printable_str(b, sizeof b, r->name, "?"));
             continue;
         }
-        fprintf(stderr, "%s %s:", i ? ";" : "", r->name);
+        fprintf(stderr, "%s %s:", i ? ";" : "", printable_str(b, sizeof b, r->name, "?"));
         for (int j = 0; j < r->nnodes; j++)
             fprintf(stderr, " %s", r->nodes[j]);
     }
@@ -170,9 +171,11 @@ int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
         return rc;
     for (int i = 0; i < cfg->nrelays; i++) {
         const struct relay_cfg *r = &cfg->relays[i];
-        fprintf(out, "relay %s: %s port %d, tls %s%s%s, ETRN for %d node%s", r->name, r->host,
+        char n[300], hs[300], u[300];
+        fprintf(out, "relay %s: %s port %d, tls %s%s%s, ETRN for %d node%s",
+                printable_str(n, sizeof n, r->name, "?"), printable_str(hs, sizeof hs, r->host, "?"),
                 relay_port(r), tls_mode_name(r->tls), r->username ? ", AUTH as " : "",
-                r->username ? r->username : "", r->nnodes, r->nnodes == 1 ? "" : "s");
+                printable_str(u, sizeof u, r->username, ""), r->nnodes, r->nnodes == 1 ? "" : "s");
         if (r->max_etrn_per_session)
             fprintf(out, " (at most %d per session)", r->max_etrn_per_session);
         fprintf(out, ":\n");
@@ -180,18 +183,19 @@ int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
             fprintf(out, "  ETRN %s\n", r->nodes[j]);
     }
     const struct hold_cfg *h = &cfg->hold;
+    char la[300], src[300], fl[300];
     if (o->no_hold || !h->enabled) {
         fprintf(out, "hold: %s\n", o->no_hold ? "skipped (--no-hold)" : "disabled (hold { enabled = no })");
         return rc;
     }
     fprintf(out, "hold: inbound connections to port %d%s%s%s%s; ends %d s after the last one closed, "
             "after %d s without first contact, at most after %d s%s%s\n", h->port,
-            h->local_address ? " at " : "", h->local_address ? h->local_address : "",
-            h->source ? " from " : "", h->source ? h->source : "", h->quiet, h->first_contact,
+            h->local_address ? " at " : "", printable_str(la, sizeof la, h->local_address, ""),
+            h->source ? " from " : "", printable_str(src, sizeof src, h->source, ""), h->quiet, h->first_contact,
             h->max_hold, h->wait_outbound ? "; waits for outbound SMTP too" : "",
             h->keepalive ? "; NOOP keepalive" : "");
     if (h->nflush)
-        fprintf(out, "  flush command: %s\n", h->flush_argv[0]);
+        fprintf(out, "  flush command: %s\n", printable_str(fl, sizeof fl, h->flush_argv[0], ""));
     return rc;
 }
 
