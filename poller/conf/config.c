@@ -1,5 +1,6 @@
 /* config.c — libconfuse schema, defaults and validation. */
 #include "conf/config.h"
+#include "conf/quote.h"
 #include "smtp/conn.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -762,42 +763,6 @@ static cfg_t *mkcfg(struct errbuf *eb)
     return cfg;
 }
 
-/* libconfuse lets a quoted string run over newlines, so a missing closing
- * quote is reported lines later, as whatever follows the next quote ("no
- * such option '/path'").  When parsing failed, find the first string that
- * is not closed on its own line (or not at all) with libconfuse's lexical
- * rules (# and // comments, C comments, "..." and '...' with backslash
- * escapes) and put "file:line" of its opening quote first. */
-static int open_quote_line(const char *t, size_t n, int errline)
-{
-    int line = 1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = t[i];
-        if (ch == '\n') {
-            line++;
-        } else if (ch == '#' || (ch == '/' && i + 1 < n && t[i + 1] == '/')) {
-            while (i + 1 < n && t[i + 1] != '\n')
-                i++;
-        } else if (ch == '/' && i + 1 < n && t[i + 1] == '*') {
-            for (i += 2; i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'); i++)
-                line += t[i] == '\n';
-            i++;
-        } else if (ch == '"' || ch == '\'') {
-            int start = line;
-            for (i++; i < n && t[i] != ch; i++) {
-                if (t[i] == '\\' && i + 1 < n)
-                    i++;
-                line += t[i] == '\n';
-            }
-            /* not closed at all, or a multi-line string that ends where
-             * (or just before) libconfuse complained: its quote is missing */
-            if (i >= n || (line > start && (errline == 0 || (start < errline && errline <= line + 1))))
-                return start;
-        }
-    }
-    return 0;
-}
-
 static void quote_hint(struct errbuf *eb, const char *file, const char *text, size_t len)
 {
     /* the line of libconfuse's first "file:LINE: ..." message */
@@ -805,7 +770,7 @@ static void quote_hint(struct errbuf *eb, const char *file, const char *text, si
     size_t fl = strlen(file);
     if (eb->buf && eb->len > fl && strncmp(eb->buf, file, fl) == 0 && eb->buf[fl] == ':')
         errline = atoi(eb->buf + fl + 1);
-    int qline = text ? open_quote_line(text, len, errline) : 0;
+    int qline = text ? conf_open_quote_line(text, len, errline) : 0;
     if (!qline || !eb->buf || eb->size < 2)
         return;
     char first[400];
