@@ -3,7 +3,8 @@
  * Input: byte 0 = errline (0..255), the rest = the file text.
  * Invariants: the answer is 0 or a line of the text (1..lines); that line
  * holds a quote character; a text without quotes gives 0; with or without
- * an error line the answer stays within the text. */
+ * an error line the answer stays within the text; conf_quote_hint() keeps
+ * any buffer terminated and within its size. */
 #include "fuzz.h"
 #include "conf/quote.h"
 
@@ -38,5 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* same text, no error line: still bounded */
     int q0 = conf_open_quote_line(t, n, 0);
     FZ_CHECK(q0 >= 0 && q0 <= lines);
+    /* the hint in front of libconfuse's message, in buffers of any size */
+    size_t sz = 2 + (size_t)(errline * 3);
+    char *buf = malloc(sz);
+    FZ_CHECK(buf != NULL);
+    int m = snprintf(buf, sz, "f.conf:%d: no such option", errline);
+    size_t len = m < 0 ? 0 : (size_t)m >= sz ? sz - 1 : (size_t)m;
+    int added = conf_quote_hint(buf, &len, sz, "f.conf", t, n);
+    FZ_CHECK(len < sz && buf[len] == '\0' && strlen(buf) == len);
+    if (added)
+        FZ_CHECK(strncmp(buf, "f.conf:", 7) == 0 && strstr(buf, "a quoted string starts here"));
+    free(buf);
     return 0;
 }

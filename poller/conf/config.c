@@ -765,28 +765,8 @@ static cfg_t *mkcfg(struct errbuf *eb)
 
 static void quote_hint(struct errbuf *eb, const char *file, const char *text, size_t len)
 {
-    /* the line of libconfuse's first "file:LINE: ..." message */
-    int errline = 0;
-    size_t fl = strlen(file);
-    if (eb->buf && eb->len > fl && strncmp(eb->buf, file, fl) == 0 && eb->buf[fl] == ':')
-        errline = atoi(eb->buf + fl + 1);
-    int qline = text ? conf_open_quote_line(text, len, errline) : 0;
-    if (!qline || !eb->buf || eb->size < 2)
-        return;
-    char first[400];
-    int k = snprintf(first, sizeof first, "%s:%d: a quoted string starts here and is not closed on "
-                     "this line: add the missing quote (the messages below follow from it)\n",
-                     file, qline);
-    if (k <= 0 || (size_t)k >= eb->size)
-        return;
-    size_t keep = eb->len;
-    if (keep + (size_t)k >= eb->size)
-        keep = eb->size - (size_t)k - 1;
-    memmove(eb->buf + k, eb->buf, keep);
-    memcpy(eb->buf, first, (size_t)k);
-    eb->len = keep + (size_t)k;
-    eb->buf[eb->len] = '\0';
-    eb->count++;
+    if (eb->buf && conf_quote_hint(eb->buf, &eb->len, eb->size, file, text, len))
+        eb->count++;
 }
 
 int config_load(const char *path, struct etp_config *c, char *err, size_t errsize)

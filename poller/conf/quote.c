@@ -1,6 +1,9 @@
 /* quote.c — find the opening quote of an unclosed string in a configuration
  * text (see quote.h). */
 #include "conf/quote.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int conf_open_quote_line(const char *t, size_t n, int errline)
 {
@@ -30,4 +33,30 @@ int conf_open_quote_line(const char *t, size_t n, int errline)
         }
     }
     return 0;
+}
+
+int conf_quote_hint(char *buf, size_t *len, size_t size, const char *file, const char *text, size_t n)
+{
+    /* the line of libconfuse's first "file:LINE: ..." message */
+    int errline = 0;
+    size_t fl = strlen(file);
+    if (*len > fl && strncmp(buf, file, fl) == 0 && buf[fl] == ':')
+        errline = atoi(buf + fl + 1);
+    int qline = text ? conf_open_quote_line(text, n, errline) : 0;
+    if (!qline || size < 2)
+        return 0;
+    char first[400];
+    int k = snprintf(first, sizeof first, "%s:%d: a quoted string starts here and is not closed on "
+                     "this line: add the missing quote (the messages below follow from it)\n",
+                     file, qline);
+    if (k <= 0 || (size_t)k >= size)
+        return 0;
+    size_t keep = *len;
+    if (keep + (size_t)k >= size)
+        keep = size - (size_t)k - 1;
+    memmove(buf + k, buf, keep);
+    memcpy(buf, first, (size_t)k);
+    *len = keep + (size_t)k;
+    buf[*len] = '\0';
+    return 1;
 }

@@ -15,4 +15,8 @@
  * the opening quote of the first string that is never closed, or that runs
  * over a newline and ends at or just before errline; 0 if there is none. */
 int conf_open_quote_line(const char *text, size_t n, int errline);
+/* Put "file:LINE: a quoted string starts here ..." in front of the error
+ * text buf (*len bytes used of size) when the scanner finds such a line;
+ * errline is read from buf's first "file:LINE:" message.  1 if added. */
+int conf_quote_hint(char *buf, size_t *len, size_t size, const char *file, const char *text, size_t n);
 #endif
