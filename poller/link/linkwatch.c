@@ -148,6 +148,7 @@ static int judge_link(const struct lw_snapshot *s, const struct link_cfg *cfg,
     memset(v, 0, sizeof *v);
     v->ifindex = l->ifindex;
     snprintf(v->ifname, sizeof v->ifname, "%s", l->name);
+    v->p2p = (l->flags & IFF_POINTOPOINT) != 0;
     if (!lw_link_up(l)) {
         snprintf(v->why, sizeof v->why, "not running, flags %s, operstate %s",
                  lw_flags_str(l->flags, fl, sizeof fl), lw_operstate_name(l->operstate));
