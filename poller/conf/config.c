@@ -171,10 +171,21 @@ static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* ---- helpers --------------------------------------------------------- */
 
+/* strdup() that remembers a failure: load() then fails with a clear "out of
+ * memory" instead of leaving a NULL for later code (start or reload). */
+static int g_oom;
+static char *sdup(const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        g_oom = 1;
+    return d;
+}
+
 static char *dupopt(cfg_t *sec, const char *name)
 {
     const char *s = cfg_getstr(sec, name);
-    return (s && *s) ? strdup(s) : NULL;
+    return (s && *s) ? sdup(s) : NULL;
 }
 
 static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
@@ -192,7 +203,9 @@ static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
             eb_add(eb, "%s:%d: %s: empty entry", file, line, name);
             continue;
         }
-        out[(*n)++] = strdup(v);
+        char *d = sdup(v);
+        if (d)
+            out[(*n)++] = d;
     }
     return 0;
 }
@@ -313,20 +326,20 @@ static char *default_ehlo_name(void)
 {
     char host[256];
     if (gethostname(host, sizeof host - 1) < 0)
-        return strdup("localhost");
+        return sdup("localhost");
     host[sizeof host - 1] = '\0';
     if (strchr(host, '.'))
-        return strdup(host);
+        return sdup(host);
     struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
         strchr(res->ai_canonname, '.')) {
-        char *s = strdup(res->ai_canonname);
+        char *s = sdup(res->ai_canonname);
         freeaddrinfo(res);
         return s;
     }
     if (res)
         freeaddrinfo(res);
-    return strdup(host);
+    return sdup(host);
 }
 
 struct preset { const char *name, *url; };
@@ -346,7 +359,7 @@ static const struct preset presets[] = {
 static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto,
                        struct errbuf *eb, const char *file)
 {
-    r->name = strdup(cfg_title(s));
+    r->name = sdup(cfg_title(s));
     r->line = s->line;
     r->host = dupopt(s, "host");
     if (!r->host)
@@ -414,7 +427,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
 
 static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const char *file)
 {
-    d->name = strdup(cfg_title(s));
+    d->name = sdup(cfg_title(s));
     d->line = s->line;
     const char *p = cfg_getstr(s, "protocol");
     if (strcmp(p, "dyndns2") == 0)
@@ -441,7 +454,7 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         else if (d->proto != DDNS_DYNDNS2)
             eb_add(eb, "%s:%d: ddns %s: presets are for protocol dyndns2", file, d->line, d->name);
         else if (!d->server)
-            d->server = strdup(presets[i].url);
+            d->server = sdup(presets[i].url);
     }
     d->username = dupopt(s, "username");
     d->password_file = dupopt(s, "password-file");
@@ -547,7 +560,8 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     if (err && errsize)
         err[0] = '\0';
     memset(c, 0, sizeof *c);
-    c->path = strdup(name);
+    g_oom = 0;
+    c->path = sdup(name);
     if (rc == CFG_FILE_ERROR) {
         eb_add(&eb, "%s: %s", name, strerror(errno));
         cfg_free(cfg);
@@ -561,12 +575,16 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     }
 
     const char *e = cfg_getstr(cfg, "ehlo-name");
-    c->ehlo_name = (e && *e) ? strdup(e) : default_ehlo_name();
-    for (const char *p = c->ehlo_name; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            eb_add(&eb, "%s: ehlo-name \"%s\" has spaces or control characters", name, c->ehlo_name);
-    c->state_dir = strdup(cfg_getstr(cfg, "state-dir"));
-    if (c->state_dir[0] != '/')
+    c->ehlo_name = (e && *e) ? sdup(e) : default_ehlo_name();
+    for (const char *p = c->ehlo_name; p && *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            char pr[300];
+            printable(pr, sizeof pr, c->ehlo_name, strlen(c->ehlo_name));
+            eb_add(&eb, "%s: ehlo-name \"%s\" has spaces or control characters", name, pr);
+            break;
+        }
+    c->state_dir = sdup(cfg_getstr(cfg, "state-dir"));
+    if (c->state_dir && c->state_dir[0] != '/')
         eb_add(&eb, "%s: state-dir must be an absolute path", name);
     c->user = dupopt(cfg, "user");
 
@@ -635,6 +653,12 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     c->hooks.timeout = getint(k, "timeout", 1, 3600, &eb, name, k->line);
 
     cfg_free(cfg);
+    if (g_oom) {
+        eb_add(&eb, "%s: out of memory while loading the configuration; nothing was changed "
+               "(free some memory, then start or reload again)", name);
+        g_oom = 0;
+        return -1;
+    }
     if (eb.count > 0)
         return -1;
     return 0;
@@ -738,6 +762,68 @@ static cfg_t *mkcfg(struct errbuf *eb)
     return cfg;
 }
 
+/* libconfuse lets a quoted string run over newlines, so a missing closing
+ * quote is reported lines later, as whatever follows the next quote ("no
+ * such option '/path'").  When parsing failed, find the first string that
+ * is not closed on its own line (or not at all) with libconfuse's lexical
+ * rules (# and // comments, C comments, "..." and '...' with backslash
+ * escapes) and put "file:line" of its opening quote first. */
+static int open_quote_line(const char *t, size_t n, int errline)
+{
+    int line = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = t[i];
+        if (ch == '\n') {
+            line++;
+        } else if (ch == '#' || (ch == '/' && i + 1 < n && t[i + 1] == '/')) {
+            while (i + 1 < n && t[i + 1] != '\n')
+                i++;
+        } else if (ch == '/' && i + 1 < n && t[i + 1] == '*') {
+            for (i += 2; i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'); i++)
+                line += t[i] == '\n';
+            i++;
+        } else if (ch == '"' || ch == '\'') {
+            int start = line;
+            for (i++; i < n && t[i] != ch; i++) {
+                if (t[i] == '\\' && i + 1 < n)
+                    i++;
+                line += t[i] == '\n';
+            }
+            /* not closed at all, or a multi-line string that ends where
+             * (or just before) libconfuse complained: its quote is missing */
+            if (i >= n || (line > start && (errline == 0 || (start < errline && errline <= line + 1))))
+                return start;
+        }
+    }
+    return 0;
+}
+
+static void quote_hint(struct errbuf *eb, const char *file, const char *text, size_t len)
+{
+    /* the line of libconfuse's first "file:LINE: ..." message */
+    int errline = 0;
+    size_t fl = strlen(file);
+    if (eb->buf && eb->len > fl && strncmp(eb->buf, file, fl) == 0 && eb->buf[fl] == ':')
+        errline = atoi(eb->buf + fl + 1);
+    int qline = text ? open_quote_line(text, len, errline) : 0;
+    if (!qline || !eb->buf || eb->size < 2)
+        return;
+    char first[400];
+    int k = snprintf(first, sizeof first, "%s:%d: a quoted string starts here and is not closed on "
+                     "this line: add the missing quote (the messages below follow from it)\n",
+                     file, qline);
+    if (k <= 0 || (size_t)k >= eb->size)
+        return;
+    size_t keep = eb->len;
+    if (keep + (size_t)k >= eb->size)
+        keep = eb->size - (size_t)k - 1;
+    memmove(eb->buf + k, eb->buf, keep);
+    memcpy(eb->buf, first, (size_t)k);
+    eb->len = keep + (size_t)k;
+    eb->buf[eb->len] = '\0';
+    eb->count++;
+}
+
 int config_load(const char *path, struct etp_config *c, char *err, size_t errsize)
 {
     struct errbuf eb = { .buf = err, .size = errsize };
@@ -746,6 +832,12 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
     cfg_t *cfg = mkcfg(&eb);
     int rc = cfg_parse(cfg, path);
     int saved = errno;
+    if (rc == CFG_PARSE_ERROR) {
+        size_t tl = 0;
+        char *text = read_small_file(path, 4 << 20, &tl);
+        quote_hint(&eb, path, text, tl);
+        free(text);
+    }
     /* keep libconfuse's messages: load() appends after them */
     size_t keep = eb.len;
     errno = saved;
@@ -772,6 +864,8 @@ int config_load_string(const char *text, const char *name, struct etp_config *c,
         rc = cfg_parse_fp(cfg, fp);
         fclose(fp);
     }
+    if (rc == CFG_PARSE_ERROR)
+        quote_hint(&eb, name, text, strlen(text));
     size_t keep = eb.len;
     int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;

@@ -113,6 +113,16 @@ cut:
     }
 }
 
+const char *printable_str(char *out, size_t outsize, const char *s, const char *dflt)
+{
+    if (!s) {
+        snprintf(out, outsize, "%s", dflt ? dflt : "");
+        return out;
+    }
+    printable(out, outsize, s, strlen(s));
+    return out;
+}
+
 static int exit_rank(int code)
 {
     switch (code) {

@@ -34,6 +34,11 @@ int strlcpy_chk(char *dst, const char *src, size_t size);
 /* Printable, bounded rendering of untrusted bytes for logs: control and
  * non-ASCII bytes become \xNN; at most outsize-1 chars; "..." when cut. */
 void printable(char *out, size_t outsize, const char *in, size_t inlen);
+/* printable() of a C string that may be NULL (then dflt, printed as is):
+ * for showing strings that came from a file or a server (status output);
+ * ESC, OSC and CR/LF become \xNN, so nothing can move the terminal.
+ * Returns out. */
+const char *printable_str(char *out, size_t outsize, const char *s, const char *dflt);
 
 /* Exit codes (sysexits.h) ordered by severity, for combining the outcomes
  * of several relays and nodes into one process exit code.  See etrnpoll(8):
