@@ -92,6 +92,9 @@ ddns gw {
   address-source = "url"
   check-ip-url = "http://$A:$DP_dd/checkip"
   timeout = 10
+  # documentation addresses from a plain-http check-IP server, on purpose
+  on-private-address = "warn"
+  trust-http-check-ip = yes
 $dl}
 C
     echo "$T/$name.conf"

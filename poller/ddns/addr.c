@@ -45,7 +45,7 @@ static void view_close(struct lw_view *v)
     v->s = NULL;
 }
 
-/* Best publishable-rank address of a family on a named interface.
+/* Best-ranked address of a family on a named interface (netaddr_rank).
  * 0 ok, -1 (errno ENODEV no such interface, EADDRNOTAVAIL none). */
 static int view_iface_addr(const struct lw_view *v, const char *ifname, int family,
                            char *out, size_t outsz)
@@ -61,7 +61,9 @@ static int view_iface_addr(const struct lw_view *v, const char *ifname, int fami
     const struct lw_addr *best = NULL;
     for (int i = 0; i < v->s->naddrs; i++) {
         const struct lw_addr *a = &v->s->addrs[i];
-        if (a->ifindex != idx || a->family != family || !lw_addr_usable(a))
+        /* every address counts (a loopback one too, for a test or a
+         * deliberate `publish`); the rank puts public, stable ones first */
+        if (a->ifindex != idx || a->family != family)
             continue;
         if (!best || netaddr_rank(a->family, a->addr, a->flags) <
                          netaddr_rank(best->family, best->addr, best->flags))
