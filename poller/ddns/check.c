@@ -54,7 +54,10 @@ int ddns_check_url(const struct ddns_cfg *d, const char *what, const char *url, 
             memmove(h6, h6 + 1, hl - 2);
             h6[hl - 2] = '\0';
         }
-        if (netaddr_classify_str(h6) != NETADDR_LOOPBACK && strcasecmp(h6, "localhost") != 0) {
+        /* a secret to a local API over loopback is fine; a check-IP answer
+         * from anywhere over plain http is not (it picks where mail goes) */
+        if (has_secret < 0 ||
+            (netaddr_classify_str(h6) != NETADDR_LOOPBACK && strcasecmp(h6, "localhost") != 0)) {
             if (has_secret > 0)
                 log_warn("ddns %s: %s uses http://: the secret travels in clear text; use https://",
                          d->name, what);
