@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # demo.sh — see etrnpoll do its job against a real local relay, on a fresh
 # Debian 12 machine, as root:  sudo sh tests/demo.sh
 #
@@ -9,17 +10,26 @@
 # `etrnpoll poll` with the configuration embedded below.  etrnpoll
 # authenticates, sends ETRN, holds the line until the 5 messages have been
 # delivered to your MTA, and says so.  Everything is stopped afterwards.
+#
+# The servers run in a private network namespace (own loopback), so a
+# Postfix of this machine's own on *:25 neither disturbs nor is disturbed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "installing packages and building (first run only)"
-sh tests/install-deps.sh
-if [ ! -x build/etrnpoll ]; then
-    autoreconf -fi >/dev/null 2>&1
-    mkdir -p build
-    (cd build && ../configure -q && make -j2 >/dev/null)
+if [ "${ETP_ISOLATED:-0}" != 1 ]; then
+    say "installing packages and building (first run only)"
+    sh tests/install-deps.sh
+    if [ ! -x build/etrnpoll ]; then
+        autoreconf -fi >/dev/null 2>&1
+        mkdir -p build
+        (cd build && ../configure -q && make -j2 >/dev/null)
+    fi
+    # the rest in a private network + mount namespace (see tests/lib/isolate.sh)
+    export ETP_ISOLATED=1
+    exec unshare --net --mount --propagation private -- \
+        sh -c 'ip link set lo up && exec sh "$0" "$@"' "$0" "$@"
 fi
 ETRNPOLL=$top/build/etrnpoll
 

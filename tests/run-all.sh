@@ -2,7 +2,9 @@
 # run-all.sh — the whole test suite, from a fresh Debian 12 machine:
 # installs what is needed (apt-get, as root), builds, runs `make check`
 # (unit tests + integration tests against real Postfix, PowerDNS, network
-# namespaces), then the same suite built with ASan+UBSan, then distcheck.
+# namespaces), the musl syntax check, the SPDX check, the Debian package
+# (built, installed, used, purged: tests/package.sh), then the same suite
+# built with ASan+UBSan, then distcheck.
 #   sudo sh tests/run-all.sh            # everything
 #   QUICK=1 sudo sh tests/run-all.sh    # skip the sanitizer build and distcheck
 set -eu
@@ -47,6 +49,33 @@ $label: $p passed, $f failed, $s skipped"
 }
 
 run_suite build "gcc build"
+
+# run_stage LABEL COMMAND...: a check outside make check; its last
+# "N passed, N failed" line goes into the summary (exit 77: skipped)
+run_stage() {
+    label=$1; shift
+    log "$label"
+    out=$(mktemp /tmp/etrnpoll-stage.XXXXXX)
+    { rc=0; "$@" 2>&1 || rc=$?; echo $rc > "$out.rc"; } | tee "$out"
+    rc=$(cat "$out.rc")
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+    rm -f "$out" "$out.rc"
+    case $rc in
+        0)  line=${line:-1 passed, 0 failed} ;;
+        77) line="0 passed, 0 failed, 1 skipped" ;;
+        *)  status=1
+            case ${line:-none} in *" 0 failed"*|none) line="0 passed, 1 failed (exit $rc)" ;; esac ;;
+    esac
+    summary="$summary
+$label: $line"
+}
+
+# every poller/ file against musl's headers (portability)
+run_stage "musl syntax check" sh tests/musl-check.sh build
+# every source file has its SPDX line (sh tests/check-spdx.sh --fix adds them)
+run_stage "SPDX headers" sh tests/check-spdx.sh
+# the Debian package: built, lintian-clean, installed, a real poll, purged
+run_stage "Debian package" bash tests/package.sh
 
 if [ "${QUICK:-0}" != 1 ]; then
     log "sanitizer build (ASan+UBSan)"

@@ -4,6 +4,8 @@
 #include "smtp/conn.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/netaddr.h"
+#include "ddns/ddns.h"
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>
@@ -60,7 +62,8 @@ static cfg_opt_t ddns_opts[] = {
     CFG_STR("interface", NULL, CFGF_NONE),
     CFG_STR("check-ip-url", NULL, CFGF_NONE),
     CFG_STR("check-ip-url6", NULL, CFGF_NONE),
-    CFG_STR("on-private-address", "warn", CFGF_NONE),
+    CFG_STR("on-private-address", "skip", CFGF_NONE),
+    CFG_BOOL("trust-http-check-ip", cfg_false, CFGF_NONE),
     CFG_STR("method", "GET", CFGF_NONE),
     CFG_STR("url", NULL, CFGF_NONE),
     CFG_STR_LIST("headers", NULL, CFGF_NONE),
@@ -260,28 +263,8 @@ const char *node_invalid(const char *node)
     }
     if (!*p)
         return "empty domain after '@'";
-    /* domain: labels of letters, digits, hyphens; no empty label */
-    size_t lab = 0;
-    for (const char *q = p; ; q++) {
-        if (*q == '.' || *q == '\0') {
-            if (lab == 0)
-                return "empty label in domain";
-            if (lab > 63)
-                return "domain label longer than 63 characters";
-            if (q[-1] == '-')
-                return "domain label ends with '-'";
-            if (*q == '\0')
-                break;
-            lab = 0;
-            continue;
-        }
-        if (lab == 0 && *q == '-')
-            return "domain label starts with '-'";
-        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_')
-            return "bad character in domain";
-        lab++;
-    }
-    return NULL;
+    /* domain: labels of letters, digits, hyphens (core/netaddr) */
+    return netaddr_dns_name_invalid(p, 0);
 }
 
 int relay_port(const struct relay_cfg *r)
@@ -343,17 +326,22 @@ static char *default_ehlo_name(void)
     return sdup(host);
 }
 
-struct preset { const char *name, *url; };
-static const struct preset presets[] = {
-    { "dyn",       "https://members.dyndns.org/nic/update" },
-    { "noip",      "https://dynupdate.no-ip.com/nic/update" },
-    { "dynu",      "https://api.dynu.com/nic/update" },
-    { "dnsomatic", "https://updates.dnsomatic.com/nic/update" },
-    { "desec",     "https://update.dedyn.io/nic/update" },
-    { "ovh",       "https://www.ovh.com/nic/update?system=dyndns" },
-    { "strato",    "https://dyndns.strato.com/nic/update" },
-    { "selfhost",  "https://carol.selfhost.de/nic/update" },
-};
+/* The text of a section as libconfuse prints it (every key, defaults
+ * included): what the ddns change digest is computed from. */
+static char *section_text(cfg_t *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    cfg_print(s, f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
 
 /* ---- sections -------------------------------------------------------- */
 
@@ -431,31 +419,26 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
     d->name = sdup(cfg_title(s));
     d->line = s->line;
     const char *p = cfg_getstr(s, "protocol");
-    if (strcmp(p, "dyndns2") == 0)
-        d->proto = DDNS_DYNDNS2;
-    else if (strcmp(p, "powerdns") == 0)
-        d->proto = DDNS_POWERDNS;
-    else if (strcmp(p, "custom") == 0)
-        d->proto = DDNS_CUSTOM;
+    const struct ddns_provider *prov = ddns_provider_find(p);
+    if (prov)
+        d->proto = ddns_provider_proto(prov);
     else
-        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be dyndns2, powerdns or custom",
-               file, d->line, d->name, p);
+        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be %s",
+               file, d->line, d->name, p, ddns_provider_list());
+    d->section_text = section_text(s);
     d->hostname = dupopt(s, "hostname");
     if (!d->hostname)
         eb_add(eb, "%s:%d: ddns %s: 'hostname' is required", file, d->line, d->name);
     d->server = dupopt(s, "server");
     const char *preset = cfg_getstr(s, "preset");
-    if (preset) {
-        size_t i;
-        for (i = 0; i < ETP_ARRAY_LEN(presets); i++)
-            if (strcmp(presets[i].name, preset) == 0)
-                break;
-        if (i == ETP_ARRAY_LEN(presets))
+    if (preset && prov) {
+        const char *url = ddns_provider_preset(prov, preset);
+        if (!ddns_provider_has_presets(prov))
+            eb_add(eb, "%s:%d: ddns %s: protocol %s has no presets", file, d->line, d->name, p);
+        else if (!url)
             eb_add(eb, "%s:%d: ddns %s: unknown preset \"%s\"", file, d->line, d->name, preset);
-        else if (d->proto != DDNS_DYNDNS2)
-            eb_add(eb, "%s:%d: ddns %s: presets are for protocol dyndns2", file, d->line, d->name);
         else if (!d->server)
-            d->server = sdup(presets[i].url);
+            d->server = sdup(url);
     }
     d->username = dupopt(s, "username");
     d->password_file = dupopt(s, "password-file");
@@ -485,8 +468,11 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         d->on_private = PRIV_WARN;
     else if (strcmp(pp, "skip") == 0)
         d->on_private = PRIV_SKIP;
+    else if (strcmp(pp, "publish") == 0)
+        d->on_private = PRIV_PUBLISH;
     else
-        eb_add(eb, "%s:%d: ddns %s: on-private-address must be warn or skip", file, d->line, d->name);
+        eb_add(eb, "%s:%d: ddns %s: on-private-address must be skip, warn or publish", file, d->line, d->name);
+    d->trust_http_checkip = cfg_getbool(s, "trust-http-check-ip");
     d->method = dupopt(s, "method");
     d->url = dupopt(s, "url");
     getlist(s, "headers", d->headers, CFG_MAX_HEADERS, &d->nheaders, eb, file, d->line);
@@ -512,31 +498,17 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         eb_add(eb, "%s:%d: ddns %s: ca-file %s: %s", file, d->line, d->name, d->ca_file,
                strerror(errno));
 
-    switch (d->proto) {
-    case DDNS_DYNDNS2:
-        if (!d->server)
-            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'server' (the update URL) or 'preset'", file, d->line, d->name);
-        if (!d->username || !d->password_file)
-            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'username' and 'password-file'", file, d->line, d->name);
-        break;
-    case DDNS_POWERDNS:
-        if (!d->server || !d->zone || !d->password_file)
-            eb_add(eb, "%s:%d: ddns %s: powerdns needs 'server' (API base URL), 'zone' and 'password-file' (API key)",
-                   file, d->line, d->name);
-        break;
-    case DDNS_CUSTOM:
-        if (!d->url)
-            eb_add(eb, "%s:%d: ddns %s: custom needs 'url'", file, d->line, d->name);
-        if (d->method) {
-            static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
-            int ok = 0;
-            for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
-                ok |= strcmp(d->method, m[i]) == 0;
-            if (!ok)
-                eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
-                       file, d->line, d->name, d->method);
-        }
-        break;
+    const char *missing = prov ? ddns_provider_missing(prov, d) : NULL;
+    if (missing)
+        eb_add(eb, "%s:%d: ddns %s: %s", file, d->line, d->name, missing);
+    if (d->proto == DDNS_CUSTOM && d->method) {
+        static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+        int ok = 0;
+        for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
+            ok |= strcmp(d->method, m[i]) == 0;
+        if (!ok)
+            eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
+                   file, d->line, d->name, d->method);
     }
     const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6 };
     for (size_t i = 0; i < ETP_ARRAY_LEN(urls); i++)
@@ -692,8 +664,11 @@ static int v_tls(cfg_t *cfg, cfg_opt_t *opt)
 
 static int v_proto(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "dyndns2", "powerdns", "custom", NULL };
-    return v_oneof(cfg, opt, a);
+    const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    if (v && ddns_provider_find(v))
+        return 0;
+    cfg_error(cfg, "%s = \"%s\": must be %s", opt->name, v ? v : "", ddns_provider_list());
+    return -1;
 }
 
 static int v_source(cfg_t *cfg, cfg_opt_t *opt)
@@ -704,7 +679,7 @@ static int v_source(cfg_t *cfg, cfg_opt_t *opt)
 
 static int v_private(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "warn", "skip", NULL };
+    static const char *const a[] = { "skip", "warn", "publish", NULL };
     return v_oneof(cfg, opt, a);
 }
 
@@ -843,7 +818,7 @@ void config_free(struct etp_config *c)
         free(d->name); free(d->hostname); free(d->server); free(d->username);
         free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
         free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
-        free(d->wait_server); free(d->ca_file);
+        free(d->wait_server); free(d->ca_file); free(d->section_text);
         freev(d->headers, d->nheaders);
     }
     freev(c->link.interfaces, c->link.ninterfaces);

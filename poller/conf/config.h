@@ -53,7 +53,7 @@ struct relay_cfg {
 
 enum ddns_proto { DDNS_DYNDNS2 = 0, DDNS_POWERDNS, DDNS_CUSTOM };
 enum addr_source { ADDR_INTERFACE = 0, ADDR_URL };
-enum private_policy { PRIV_WARN = 0, PRIV_SKIP };
+enum private_policy { PRIV_WARN = 0, PRIV_SKIP, PRIV_PUBLISH };
 
 struct ddns_cfg {
     char *name;
@@ -86,6 +86,8 @@ struct ddns_cfg {
     int timeout;                  /* HTTP timeout, default 30 s */
     char *ca_file;                /* CA bundle for https:// URLs; NULL = system trust store */
     int required;                 /* a failed update stops the poll (no ETRN); default no */
+    int trust_http_checkip;       /* publish an http:// check-IP answer nothing confirms; default no */
+    char *section_text;           /* the section as cfg_print writes it (ddns change digest) */
 };
 
 struct link_cfg {

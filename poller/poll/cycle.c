@@ -161,7 +161,7 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     if (!o->check_only && !o->no_ddns && cfg->nddns > 0) {
         struct ddns_summary ds;
         memset(&ds, 0, sizeof ds);
-        int dr = ddns_run_all(cfg, &o->up, &ds);
+        int dr = ddns_run_all(cfg, &o->up, 0, &ds);
         if (ds.required_failed) {
             log_err("a ddns entry with required = yes failed: not sending ETRN");
             stop = 1;
