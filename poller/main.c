@@ -6,6 +6,7 @@
 #include "hold/hold.h"
 #include "core/log.h"
 #include "core/state.h"
+#include "core/priv.h"
 #include "link/supervisor.h"
 #include "core/util.h"
 #include <curl/curl.h>
@@ -89,6 +90,8 @@ static int cmd_check(const struct etp_config *cfg, int connect, struct cycle_opt
 {
     int rc = 0;
     int nodes = 0;
+    /* as root: also what the service user (the units, cron) will meet */
+    rc = priv_check_as_service(cfg);
     for (int i = 0; i < cfg->nrelays; i++) {
         const struct relay_cfg *r = &cfg->relays[i];
         nodes += r->nnodes;
