@@ -27,8 +27,11 @@ static int lock_open(const char *state_dir, char *path, size_t pathsize, char *e
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
     if (fd < 0) {
         int e = errno;
+        struct stat lst;
         if (e == ELOOP)
             snprintf(err, errsize, "lock %s is a symbolic link; run: rm %s", path, path);
+        else if ((e == EACCES || e == EPERM) && lstat(path, &lst) == 0 && lst.st_nlink > 1)
+            snprintf(err, errsize, "lock %s has more than one hard link; run: rm %s", path, path);
         else if (e == EACCES || e == EPERM)
             snprintf(err, errsize, "cannot open lock %s as %s: %s; run: chown %s %s", path,
                      priv_user_name(), strerror(e), priv_user_name(), path);

@@ -122,9 +122,14 @@ void *state_read_raw(const char *dir, const char *name, size_t max, size_t *len)
         return NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
-        if (errno == ELOOP)
+        int e = errno;
+        if (e == ELOOP)
             log_warn("state file %s is a symbolic link: ignored (etrnpoll never reads through one); "
                      "remove it: rm %s", path, path);
+        else if (e == EACCES)
+            log_warn("state file %s is not readable by %s: ignored; remove it: rm %s", path,
+                     priv_user_name(), path);
+        errno = e;
         return NULL;
     }
     struct stat st, dst;
