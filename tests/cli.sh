@@ -173,6 +173,9 @@ printf 'state-dir = "%s"\nrelay a {\n  host = "h\n  ca-file = "/etc/ssl/ca.pem"\
 check "unclosed quote: exit $rc = 78" [ $rc = 78 ]
 check "unclosed quote: file:line of the opening quote comes first" \
     bash -c "head -1 '$T/quote.err' | grep -q '^$T/quote.conf:3: a quoted string starts here and is not closed on this line'"
+ln -s "$T/quote.conf" "$T/quote-link.conf"
+"$ETRNPOLL" -c "$T/quote-link.conf" check 2> "$T/quote-link.err" || true
+check "unclosed quote in a symlinked configuration: the same line" has "$T/quote-link.err" '^.*quote-link.conf:3: a quoted string starts here'
 printf 'relay a {\n  host = "h"\n  domains = { "a.test }\n}\n' > "$T/quote2.conf"
 "$ETRNPOLL" -c "$T/quote2.conf" check 2> "$T/quote2.err" || true
 check "quote never closed (to end of file): its line" has "$T/quote2.err" 'quote2.conf:3: a quoted string starts here'

@@ -4,6 +4,7 @@
  * Each module contributes one entry to `checks[]` below: a function that
  * logs what is wrong (with what to do) and returns 0 or a sysexits code.
  * Warnings are logged and do not change the exit code. */
+#include "core/priv.h"
 #include "cli/cli.h"
 #include "ddns/ddns.h"
 #include "hold/hold.h"
@@ -89,6 +90,7 @@ static int check_hold(const struct etp_config *cfg)
 
 /* One line per module; keep the order (messages read top to bottom). */
 static int (*const checks[])(const struct etp_config *) = {
+    priv_check_as_service,        /* as root: also what the service user will meet */
     check_top,
     check_relays,
     check_ddns,

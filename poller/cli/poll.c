@@ -84,15 +84,7 @@ int cli_filter_config(const struct etp_config *cfg, const struct cli *c, struct 
     return 0;
 }
 
-/* ===== ddns module interface ============================================
- * The ddns module (issue 9/11 work) adds ddns_run_all(cfg, up, flags, sum)
- * with DDNS_FORCE and ddns_plan(cfg, up, flags, FILE *).  With that ddns.h
- * (DDNS_FORCE defined) they are called directly.  ADAPTER, for the older
- * ddns.h without them: --force makes every entry's last success look old
- * (ddns_decide() then says UPDATE), and the plan lists the entries without
- * the module's decision.  LEAD: once the new ddns.h is merged, the #else
- * branches are dead; delete them.  tests/cli-ddns.sh checks both. */
-#ifdef DDNS_FORCE
+/* The ddns module's run and plan, with --force as DDNS_FORCE. */
 static int cli_ddns_run(const struct etp_config *cfg, const struct uplink *up, int force,
                         struct ddns_summary *sum)
 {
@@ -103,54 +95,6 @@ static int cli_ddns_plan(FILE *out, const struct etp_config *cfg, const struct u
 {
     return ddns_plan(cfg, up, force ? DDNS_FORCE : 0, out);
 }
-#else
-static void forget_updates(const struct etp_config *cfg)
-{
-    json_object *root = state_read_json(cfg->state_dir, "ddns.json"), *ents;
-    if (!root || !json_object_is_type(root, json_type_object) ||
-        !json_object_object_get_ex(root, "entries", &ents) || !json_object_is_type(ents, json_type_object)) {
-        json_object_put(root);
-        return;                        /* nothing remembered: every entry is sent anyway */
-    }
-    json_object_object_foreach(ents, key, e) {
-        (void)key;
-        if (json_object_is_type(e, json_type_object))
-            json_object_object_add(e, "updated", json_object_new_int64(0));
-    }
-    state_write_json(cfg->state_dir, "ddns.json", root);
-    json_object_put(root);
-}
-
-static int cli_ddns_run(const struct etp_config *cfg, const struct uplink *up, int force,
-                        struct ddns_summary *sum)
-{
-    if (force)
-        forget_updates(cfg);
-    return ddns_run_all(cfg, up, sum);
-}
-
-static int cli_ddns_plan(FILE *out, const struct etp_config *cfg, const struct uplink *up, int force)
-{
-    char a[300], b[300];
-    for (int i = 0; i < cfg->nddns; i++) {
-        const struct ddns_cfg *d = &cfg->ddns[i];
-        char addr[400];
-        if (d->source == ADDR_URL)
-            snprintf(addr, sizeof addr, "(the address %s returns)", printable_str(b, sizeof b, d->checkip_url, "?"));
-        else if (up->addr4[0] || up->addr6[0])
-            snprintf(addr, sizeof addr, "%s%s%s", up->addr4, up->addr4[0] && up->addr6[0] ? " " : "", up->addr6);
-        else
-            snprintf(addr, sizeof addr, "(the address of %s)", d->interface ? d->interface
-                     : up->ifname[0] ? up->ifname : "the default route's interface");
-        fprintf(out, "ddns %s (%s): %s %s -> %s\n", d->name,
-                d->proto == DDNS_DYNDNS2 ? "dyndns2" : d->proto == DDNS_POWERDNS ? "powerdns" : "custom",
-                force ? "would update (--force)" : "would update if changed, new or due",
-                printable_str(a, sizeof a, d->hostname, "?"), addr);
-    }
-    return 0;
-}
-#endif
-/* ===== end of the ddns module interface ================================== */
 
 int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
 {

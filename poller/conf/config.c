@@ -1,6 +1,7 @@
 /* config.c — libconfuse schema, defaults and validation. */
 #include "conf/config.h"
 #include "conf/quote.h"
+#include "core/priv.h"
 #include "smtp/conn.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -754,7 +755,11 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
     int saved = errno;
     if (rc == CFG_PARSE_ERROR) {
         size_t tl = 0;
-        char *text = read_small_file(path, 4 << 20, &tl);
+        /* the file libconfuse just read, the same way (a symlinked config is fine) */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        char *text = fd >= 0 ? read_small_fd(fd, 4 << 20, &tl) : NULL;
+        if (fd >= 0)
+            close(fd);
         quote_hint(&eb, path, text, tl);
         free(text);
     }
@@ -837,29 +842,28 @@ void config_free(struct etp_config *c)
 int secret_read(const char *path, char **out, char *err, size_t errsize)
 {
     *out = NULL;
+    /* read as root before the drop to the service user (core/priv.h) */
+    if (priv_secret_cached(path, out) == 0)
+        return 0;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
      * below as not a regular file); it changes nothing for regular files. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        snprintf(err, errsize, "%s: %s", path, strerror(errno));
+        int e = errno;
+        snprintf(err, errsize, "%s: %s", path, strerror(e));
+        errno = e;
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errsize, "%s: not a regular file", path);
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errsize, "%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP | S_IXOTH)) {
-        snprintf(err, errsize, "%s: secret file is accessible by others (mode %04o); "
-                 "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+    /* one judgement for every trusted file: owner, mode, POSIX ACL */
+    if (priv_check_stat(path, fd, &st, PRIV_SECRET, err, errsize) < 0) {
         close(fd);
-        return -1;
-    }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        snprintf(err, errsize, "%s: secret file is owned by uid %u, not by root or by the "
-                 "user etrnpoll runs as (uid %u)", path, (unsigned)st.st_uid, (unsigned)geteuid());
-        close(fd);
+        errno = EPERM;
         return -1;
     }
     if (st.st_size > 4096) {

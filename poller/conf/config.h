@@ -129,7 +129,7 @@ struct etp_config {
     char *path;
     char *ehlo_name;              /* default: the host's FQDN */
     char *state_dir;
-    char *user;                   /* drop to this user when started as root (run) */
+    char *user;                   /* service user (poll, run, check as root); NULL = etrnpoll if it exists */
     int syslog_facility;
     struct relay_cfg relays[CFG_MAX_RELAYS];
     int nrelays;
@@ -148,9 +148,11 @@ int config_load_string(const char *text, const char *name, struct etp_config *cf
                        char *err, size_t errsize);
 void config_free(struct etp_config *cfg);
 
-/* Read a secret (password / API key) from a file.  Refuses a file that is
- * group- or world-writable, world-readable, not a regular file, or owned by
- * someone other than root or the effective user.  Strips one trailing
+/* Read a secret (password / API key) from a file.  Refuses what
+ * priv_check_stat(PRIV_SECRET) refuses (core/priv.h): not a regular file, a
+ * link, owned by someone other than root or the service user, writable by
+ * group or others, readable by others or by a group other than the service
+ * user's, an ACL granting read to anyone else.  Strips one trailing
  * newline.  Returns 0 and a malloc'd string (caller wipes+frees with
  * secret_free), or -1 with a message in err. */
 int secret_read(const char *path, char **out, char *err, size_t errsize);

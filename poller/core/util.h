@@ -49,9 +49,13 @@ const char *exit_name(int code);
 /* Write a whole buffer (restart on EINTR/short writes). */
 int write_all(int fd, const void *buf, size_t len);
 
-/* Read a small file entirely (at most max bytes; more is an error).
+/* Read a small regular file entirely (at most max bytes; more is an error).
+ * Never follows a symbolic link (ELOOP) and refuses anything but a regular
+ * file (EINVAL) without blocking on a FIFO.
  * Returns malloc'd NUL-terminated buffer or NULL (errno set; EFBIG if too big). */
 char *read_small_file(const char *path, size_t max, size_t *lenp);
+/* The same from an open descriptor (read to the end). */
+char *read_small_fd(int fd, size_t max, size_t *lenp);
 
 /* mkdir -p with mode for the last component. */
 int mkdir_p(const char *path, unsigned mode);

@@ -20,6 +20,7 @@
 #include "link/linkwatch.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/priv.h"
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -580,45 +581,7 @@ static int on_netlink(struct sup *s)
  * Privileges
  * ====================================================================== */
 
-static int drop_privileges(const char *user, const char *state_dir)
-{
-    if (geteuid() != 0 || !user || !*user)
-        return 0;
-    errno = 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        log_err("user %s: %s", user, errno ? strerror(errno) : "no such user");
-        return -1;
-    }
-    uid_t uid = pw->pw_uid;
-    gid_t gid = pw->pw_gid;
-    if (uid == 0) {
-        log_warn("user %s is root: not dropping privileges", user);
-        return 0;
-    }
-    /* The state dir must belong to the user we become (a root-owned one
-     * is given away; one owned by someone else is left alone). */
-    if (state_dir && *state_dir) {
-        struct stat st;
-        if (mkdir_p(state_dir, 0700) < 0)
-            log_warn("state dir %s: %s", state_dir, strerror(errno));
-        else if (lstat(state_dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
-                 chown(state_dir, uid, gid) < 0)
-            log_warn("chown %s to %s: %s", state_dir, user, strerror(errno));
-    }
-    if (initgroups(user, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-        log_err("cannot become user %s: %s", user, strerror(errno));
-        return -1;
-    }
-    /* Verify: no way back, and every id is the target. */
-    if (setuid(0) == 0 || getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid) {
-        log_err("dropping privileges to %s did not take effect", user);
-        return -1;
-    }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* changing ids may have reset it */
-    log_notice("running as user %s (uid %ld, gid %ld)", user, (long)uid, (long)gid);
-    return 0;
-}
+/* drop to the service user: core/priv.c priv_drop() */
 
 /* ======================================================================
  * Signals
@@ -878,10 +841,8 @@ int supervisor_run(const struct run_opts *o)
         goto out;
     }
     /* Everything that might need root is open: become the configured user. */
-    if (drop_privileges(s->cfg->user, s->cfg->state_dir) < 0) {
-        rc = EX_NOPERM;
+    if ((rc = priv_drop(s->cfg)) != 0)
         goto out;
-    }
 
     {
         char pats[256] = "";

@@ -5,6 +5,7 @@
 #include "hold/hold.h"
 #include "core/hooks.h"
 #include "core/lock.h"
+#include "core/priv.h"
 #include "core/log.h"
 #include "smtp/session.h"
 #include "core/state.h"
@@ -133,7 +134,14 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
 {
     int64_t started = now_wall();
     int exitcode = 0;
-    int state_ok = state_dir_ready(cfg->state_dir) == 0;
+    /* as root: read the secrets, then become the service user (core/priv.h) */
+    int privrc = priv_enter_poll(cfg);
+    if (privrc)
+        return privrc;
+    if (state_dir_ready(cfg->state_dir) < 0) {
+        log_err("not polling: the state dir %s is not usable (exit %d)", cfg->state_dir, EX_CANTCREAT);
+        return EX_CANTCREAT;
+    }
     pid_t holder = 0;
     int lockfd = lock_acquire(cfg->state_dir, o->lock_wait, &holder);
     if (lockfd == -1) {
@@ -141,9 +149,9 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         return 0;
     }
     if (lockfd == -2)
-        log_err("polling without the lock: the state dir %s is not usable", cfg->state_dir);
-    if (!state_ok)
-        exitcode = EX_CANTCREAT;
+        return EX_CANTCREAT;           /* never without the lock (logged) */
+    if (lockfd == -3)
+        return EX_TEMPFAIL;
 
     log_info("poll started (%s%s%s)", o->trigger ? o->trigger : "manual",
              o->up.ifname[0] ? ", interface " : "", o->up.ifname);
