@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_opts.c — the command-line parser (poller/cli/opts.c, cli_parse):
  * option values come from hooks, which pass what pppd/NetworkManager/
  * ifupdown give them (`poll -a "$4" -i "$1"`).

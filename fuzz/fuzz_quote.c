@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_quote.c — conf_open_quote_line(), the scanner that names the line of
  * an unclosed quote in a configuration file that libconfuse refused.
  * Input: byte 0 = errline (0..255), the rest = the file text.

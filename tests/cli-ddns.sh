@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-ddns.sh — `etrnpoll ddns [--force] [--dry-run]` and `poll --dry-run`
 # against a REAL PowerDNS Authoritative server (tests/lib/pdns.sh on
 # 127.0.0.30, zone example.test, gw A 192.0.2.1).  A TCP listener stands in

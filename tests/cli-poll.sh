@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-poll.sh — the poll filters and the dry run against a REAL Postfix
 # backup MX (tests/lib/relay.sh on 127.0.0.2, smtp-sink on 127.0.0.3).
 #   poll --dry-run       prints the plan; the relay sees no connection, no

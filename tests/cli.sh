@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli.sh — command line, sample config, status, the poll lock, post-poll hooks.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 . "$LIB/fake.sh"

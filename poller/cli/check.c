@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check.c — `etrnpoll check [--connect]`: validate the configuration and
  * secrets, warn about common mistakes, optionally connect to each relay.
  *

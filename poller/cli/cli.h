@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cli.h — the etrnpoll command line: one option table (opts.c), one parser,
  * and one file per command (check.c, status.c, version.c, poll.c).
  *

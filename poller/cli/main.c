@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* main.c — etrnpoll: parse the command line (opts.c), load the
  * configuration, run one command (check.c, status.c, poll.c, version.c, or
  * the daemon in link/supervisor.c). */

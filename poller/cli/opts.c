@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* opts.c — the one option table and parser of the etrnpoll command line.
  *
  * Options may come before or after the command; every value goes through

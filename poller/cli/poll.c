@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poll.c — `etrnpoll poll` (with --relay/--node filters and --dry-run) and
  * `etrnpoll ddns [--force] [--dry-run]`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* status.c — `etrnpoll status [--json]`: the last poll, DNS update and
  * hold, read from the state files.
  *

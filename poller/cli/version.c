@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* version.c — `etrnpoll --version`: what was built, where it looks, with
  * which libraries (like msmtp --version). */
 #include "cli/cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* quote.c — find the opening quote of an unclosed string in a configuration
  * text (see quote.h). */
 #include "conf/quote.h"

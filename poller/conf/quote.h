@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* quote.h — where did the unclosed string start?
  *
  * libconfuse lets a quoted string run over newlines, so a missing closing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # no-service-user.sh — sourced after common.sh by tests that run etrnpoll as
 # root and expect it to stay root (no `user =` in their configs).
 # etrnpoll drops to the service user "etrnpoll" when that user exists
