@@ -166,6 +166,45 @@ check "self-signed: explained" has "$T/self.err" 'not valid for|signer|not trust
 no_auth self
 hstop
 
+# --- 1b. key purpose and key size (issue 15) ---------------------------------
+# Same CA, same name, right dates: only the extended key usage differs
+# (clientAuth only / emailProtection only), or the key is 1024-bit RSA.
+# mkcert NAME TEMPLATE-LINES... [--rsa BITS]: a certificate for $A from the test CA
+mkcert() {
+    local name=$1; shift
+    local keyopt="--key-type=ecdsa"
+    { echo "cn = \"$A\""; echo "ip_address = \"$A\""; echo "expiration_days = 30"
+      for l in "$@"; do case $l in --rsa=*) ;; *) echo "$l";; esac; done; } > "$T/ca/$name.tmpl"
+    for l in "$@"; do case $l in --rsa=*) keyopt="--key-type=rsa --bits=${l#--rsa=}";; esac; done
+    certtool --generate-privkey $keyopt --outfile "$T/ca/$name.key" >/dev/null 2>&1
+    certtool --generate-certificate --load-privkey "$T/ca/$name.key" --load-ca-certificate "$T/ca/ca.pem" \
+        --load-ca-privkey "$T/ca/ca.key" --template "$T/ca/$name.tmpl" --outfile "$T/ca/$name.pem" >/dev/null 2>&1
+    [ -s "$T/ca/$name.pem" ] || { echo "certtool failed for $name"; return 1; }
+}
+mkcert eku-client tls_www_client signing_key encryption_key
+mkcert eku-email email_protection_key signing_key encryption_key
+mkcert eku-server tls_www_server signing_key encryption_key --rsa=2048
+mkcert rsa1024 tls_www_server signing_key encryption_key --rsa=1024
+check "test certificates: clientAuth only" bash -c "certtool -i --infile '$T/ca/eku-client.pem' | grep -A2 'Key Purpose' | grep -q 'TLS WWW Client' && ! certtool -i --infile '$T/ca/eku-client.pem' | grep -q 'TLS WWW Server'"
+check "test certificates: 1024-bit RSA" bash -c "certtool -i --infile '$T/ca/rsa1024.pem' | grep -q 'Modulus (bits 1024)'"
+for e in client email; do
+    case $e in client) what="only clientAuth";; email) what="only emailProtection";; esac
+    hfake eku-$e normal --tls-cert "$T/ca/eku-$e.pem" --tls-key "$T/ca/eku-$e.key"
+    C=$(conf eku-$e); poll eku-$e 76 "certificate whose extended key usage is $what is refused before AUTH" "$C"
+    check "eku $e: explained (key purpose)" has "$T/eku-$e.err" 'not valid for .*(purpose|usage)'
+    no_auth "eku $e"
+    hstop
+done
+hfake eku-server normal --tls-cert "$T/ca/eku-server.pem" --tls-key "$T/ca/eku-server.key"
+C=$(conf eku-server); poll eku-server 0 "control: the same CA's serverAuth certificate (RSA 2048) is accepted" "$C"
+hstop
+hfake rsa1024 normal --tls-cert "$T/ca/rsa1024.pem" --tls-key "$T/ca/rsa1024.key" --tls-ciphers 'DEFAULT:@SECLEVEL=0'
+C=$(conf rsa1024); poll rsa1024 76 "1024-bit RSA server key is refused (verification profile medium)" "$C"
+check "rsa1024: explained" has "$T/rsa1024.err" 'not valid for .*(insecure|weak|security|profile)'
+no_auth rsa1024
+C=$(conf rsa1024-ok 'tls-allow-weak-keys = yes'); poll rsa1024-ok 0 "... accepted with the documented opt-out tls-allow-weak-keys = yes" "$C"
+hstop
+
 # --- 2. pins ------------------------------------------------------------------
 # spki_pin CERT: base64 SHA-256 of the certificate's SubjectPublicKeyInfo
 spki_pin() { certtool --pubkey-info --load-certificate "$1" --outder 2>/dev/null |

@@ -303,6 +303,11 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, int timeout_s)
             c->dead = 1;
             return -1;
         }
+        /* a relay echoing a secret (an impostor that got the password)
+         * must not get it into the transcript, the reply text, error
+         * messages or the state files: mask it in the raw line, before it
+         * is escaped or cut anywhere */
+        log_redact_mem(line, len);
         log_wire('<', line, len);
         const char *why = NULL;
         enum reply_status st = reply_feed(r, line, len, &why);
@@ -417,6 +422,22 @@ static int hs_looks_like_smtp(const struct conn *c)
            (b[3] == ' ' || b[3] == '-' || b[3] == '\r');
 }
 
+int conn_check_pins(gnutls_session_t s, char *const *pins, int npins, char *err, size_t errsize,
+                    const char *peer)
+{
+    char have[80] = "";
+    if (spki_pin_of_peer(s, have, sizeof have) < 0) {
+        snprintf(err, errsize, "cannot read the public key of %s's certificate to compare it with "
+                 "pin-sha256: refusing (no pin can match)", peer);
+        return -1;
+    }
+    for (int i = 0; i < npins; i++)
+        if (strcmp(have, pins[i]) == 0)
+            return 0;
+    snprintf(err, errsize, "certificate of %s does not match any pin-sha256 (its key is %s)", peer, have);
+    return -1;
+}
+
 static int is_ip_literal(const char *h)
 {
     unsigned char buf[16];
@@ -508,8 +529,15 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
             unsigned status = gnutls_session_get_verify_cert_status(c->tls);
             gnutls_datum_t out = { 0 };
             gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0);
-            seterr(c, "certificate of %s is not valid for %s: %s", c->peer, p->verify_name,
-                   out.data ? (char *)out.data : "verification failed");
+            seterr(c, "certificate of %s is not valid for %s: %s%s%s", c->peer, p->verify_name,
+                   out.data ? (char *)out.data : "verification failed",
+                   status & GNUTLS_CERT_PURPOSE_MISMATCH
+                       ? " (its extended key usage does not include serverAuth: it is not a TLS "
+                         "server certificate)" : "",
+                   status & GNUTLS_CERT_INSECURE_ALGORITHM
+                       ? (p->allow_weak_keys ? " (a broken algorithm even for tls-allow-weak-keys)"
+                          : " (key too weak or broken signature hash: RSA/DSA keys need at least "
+                            "2048 bits; for a legacy relay you trust: tls-allow-weak-keys = yes)") : "");
             gnutls_free(out.data);
         } else if (ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR ||
                    ret == GNUTLS_E_PREMATURE_TERMINATION) {
@@ -544,22 +572,9 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
         c->dead = 1;
         return -1;
     }
-    if (p->npins > 0) {
-        char have[80] = "";
-        int ok = 0;
-        if (spki_pin_of_peer(c->tls, have, sizeof have) < 0) {
-            seterr(c, "cannot read the public key of %s's certificate to compare it with "
-                   "pin-sha256: refusing (no pin can match)", c->peer);
-            c->dead = 1;
-            return -1;
-        }
-        for (int i = 0; i < p->npins; i++)
-            ok |= strcmp(have, p->pins[i]) == 0;
-        if (!ok) {
-            seterr(c, "certificate of %s does not match any pin-sha256 (its key is %s)", c->peer, have);
-            c->dead = 1;
-            return -1;
-        }
+    if (p->npins > 0 && conn_check_pins(c->tls, p->pins, p->npins, c->err, sizeof c->err, c->peer) < 0) {
+        c->dead = 1;
+        return -1;
     }
     const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls));
     snprintf(info->version, sizeof info->version, "%s", v ? v : "?");

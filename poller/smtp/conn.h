@@ -91,6 +91,12 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, int timeout_s);
 /* Send a command and read its reply. */
 int conn_cmd(struct conn *c, const char *cmd, struct smtp_reply *r, int timeout_s);
 
+/* Compare the SPKI of the session's peer certificate with the pins: 0 if
+ * one matches, else -1 with a message in err (the key found, or that it
+ * could not be read — never an uninitialised buffer). */
+int conn_check_pins(gnutls_session_t s, char *const *pins, int npins, char *err, size_t errsize,
+                    const char *peer);
+
 /* Validate the SPKI pin syntax "sha256//BASE64"; NULL if ok. */
 const char *tls_pin_invalid(const char *pin);
 #endif
