@@ -288,5 +288,56 @@ for d in 0 0.2; do
     hstop
 done
 
+# --- 7. SCRAM mutual authentication cannot be skipped (issue 15) ---------------------------
+# A relay that answers 235 without the server-final "v=" has not proved it
+# knows the password: refused before ETRN.  A wrong "v=" too.  The
+# correct exchange works (the control).
+for sc in scram scram-no-final scram-bad-final; do
+    hfake $sc $sc --auth-mechs "SCRAM-SHA-256 PLAIN"
+    C=$(conf $sc 'auth-mechanisms = { "SCRAM-SHA-256", "PLAIN" }')
+    case $sc in
+    scram)
+        poll $sc 0 "SCRAM-SHA-256 with the server's proof: accepted" "$C"
+        check "scram: SCRAM was the mechanism (listed first by the admin)" [ "$(json relays.0.auth "$T/state-$sc/last-poll.json")" = SCRAM-SHA-256 ]
+        check "scram: the client checked v= and answered it (the empty final response)" has "$FTRANS" '^#1 T $' ;;
+    scram-no-final)
+        poll $sc 76 "SCRAM-SHA-256: 235 without the server-final v= is refused" "$C"
+        check "scram-no-final: the relay really skipped v=" has "$FTRANS" 'EVENT 235 without server-final'
+        check "scram-no-final: explained" has "$T/$sc.err" 'answered 235 before the SCRAM-SHA-256 exchange was complete.*v='
+        check "scram-no-final: not reported as authenticated" hasnot "$T/$sc.err" 'authenticated as'
+        check "scram-no-final: no ETRN sent" hasnot "$FTRANS" '^#[0-9]+ [CT] ETRN' ;;
+    scram-bad-final)
+        poll $sc 76 "SCRAM-SHA-256: a wrong server signature is refused" "$C"
+        check "scram-bad-final: no ETRN sent" hasnot "$FTRANS" '^#[0-9]+ [CT] ETRN' ;;
+    esac
+    hstop
+done
+
+# --- 8. port 465 and tls = starttls; implicit TLS against a plain port (issue 11) ---------------
+# An implicit-TLS server on 465 waits silently for a ClientHello: after 5 s
+# without a greeting on port 465 the poll says what is probably wrong
+# (instead of 300 s of silence and "greeting failed: timed out").
+hfake p465 normal --implicit-tls --port 465
+C=$(conf p465 'timeouts { greeting = 60 }')
+t0=$(date +%s%N); rc=0
+timeout 30 "$ETRNPOLL" -c "$C" poll --no-hold > "$T/p465.out" 2> "$T/p465.err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "465 with tls = starttls: fails (exit $rc = 75) after the short greeting wait, not the greeting time-out of 60 s ($ms ms)" \
+    bash -c "[ $rc = 75 ] && [ $ms -ge 4500 ] && [ $ms -lt 9000 ]"
+check "465 with tls = starttls: says it probably expects implicit TLS" has "$T/p465.err" 'no greeting .* on port 465: this port probably expects implicit TLS \(tls = implicit\)'
+hstop
+hfake p465ok normal --implicit-tls --port 465
+C=$(conf p465ok 'tls = implicit'); poll p465ok 0 "control: port 465 with tls = implicit" "$C"
+hstop
+# the reverse: implicit TLS against a plain SMTP server whose greeting comes
+# a little late (so it arrives after our ClientHello, inside the handshake)
+hfake implate slow-greeting --delay 0.3
+C=$(conf implate 'tls = implicit'); poll implate 76 "implicit TLS against a plain SMTP port (late greeting)" "$C"
+check "implicit vs plain: a clear message naming the plain SMTP answer" has "$T/implate.err" 'answered the TLS handshake in plain SMTP \("220 fake\.test ESMTP"\): it is not an implicit-TLS .*tls = starttls'
+check "implicit vs plain: no raw GnuTLS error text" hasnot "$T/implate.err" 'unexpected TLS packet|An unexpected|TLS handshake with .* failed'
+no_auth implate
+hstop
+check "implicit vs plain (prompt greeting): clear message too" has "$T/impplain.err" 'not an implicit-TLS'
+
 check "password never in any output" bash -c "! grep -l 'fake-secret' $T/*.err $T/*.out"
 finish

@@ -11,7 +11,7 @@ BUILD="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
   libcurl4-gnutls-dev libgnutls28-dev gnutls-bin libgsasl-dev libconfuse-dev
   libnl-3-dev libnl-route-3-dev libjson-c-dev check"
 TEST="postfix sasl2-bin libsasl2-modules pdns-server pdns-backend-sqlite3 sqlite3
-  bind9-dnsutils iproute2 python3 valgrind msmtp procps psmisc time"
+  bind9-dnsutils iproute2 python3 valgrind msmtp procps psmisc time strace"
 missing=""
 for p in $BUILD $TEST; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
