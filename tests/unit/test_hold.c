@@ -1035,6 +1035,26 @@ static char *slurp(const char *name)
     return read_small_file(path, 65536, NULL);
 }
 
+/* The cycle's sequence: prepare, run, free. */
+static int run_hold(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick,
+                    void *arg, struct hold_summary *s)
+{
+    struct hold *h = NULL;
+    int rc = hold_prepare(cfg, &h);
+    if (rc == 0)
+        rc = hold_run(h, nothing_queued, tick, NULL, arg, s);
+    hold_free(h);
+    return rc;
+}
+
+static int precheck_only(const struct etp_config *cfg)
+{
+    struct hold *h = NULL;
+    int rc = hold_prepare(cfg, &h);
+    hold_free(h);
+    return rc;
+}
+
 static int ticks;
 static void count_tick(void *arg) { (void)arg; ticks++; }
 
@@ -1077,7 +1097,7 @@ START_TEST(hold_run_live_quiet)
     struct hold_summary s;
     ticks = 0;
     int64_t t0 = now_ms();
-    int rc = hold_run(&cfg, 0, count_tick, NULL, &s);
+    int rc = run_hold(&cfg, 0, count_tick, NULL, &s);
     hold_done_hooks(&cfg, &s);
     int64_t took = now_ms() - t0;
     int st;
@@ -1163,7 +1183,7 @@ START_TEST(hold_run_live_between_samples)
         _exit(0);
     }
     struct hold_summary s;
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     int st;
     waitpid(pid, &st, 0);
     ck_assert_int_eq(WEXITSTATUS(st), 0);
@@ -1185,17 +1205,17 @@ START_TEST(hold_run_live_no_contact_and_abort)
     load_cfg(&cfg, port, NULL);
     struct hold_summary s;
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     int64_t took = now_ms() - t0;
     ck_assert_msg(took >= 3000 && took < 4000, "took %lld", (long long)took);
 
-    ck_assert_int_eq(hold_run(&cfg, 1, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 1, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NOTHING_QUEUED);
 
     etp_abort = 1;
     t0 = now_ms();
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), EX_TEMPFAIL);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), EX_TEMPFAIL);
     etp_abort = 0;
     ck_assert_int_eq(s.end, HOLD_ABORTED);
     ck_assert_int_lt(now_ms() - t0, 500);
@@ -1203,7 +1223,7 @@ START_TEST(hold_run_live_no_contact_and_abort)
 
     /* a bad filter is a config error */
     load_cfg(&cfg, port, "source = \"not-an-address\"");
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), EX_CONFIG);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), EX_CONFIG);
     config_free(&cfg);
     close(lfd);
 }
@@ -1221,7 +1241,7 @@ START_TEST(hold_run_ignores_own_and_filtered_connections)
     struct etp_config cfg;
     load_cfg(&cfg, port, NULL);
     struct hold_summary s;
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     ck_assert_int_eq(s.connections, 0);
     config_free(&cfg);
@@ -1248,13 +1268,13 @@ START_TEST(hold_run_ignores_own_and_filtered_connections)
         close(conn);
         _exit(0);
     }
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     ck_assert_int_eq(s.connections, 0);
     config_free(&cfg);
     /* ...and the same connection does count without the filter */
     load_cfg(&cfg, port, NULL);
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_QUIET);
     ck_assert_int_eq(s.connections, 1);
     config_free(&cfg);
@@ -1274,15 +1294,15 @@ START_TEST(precheck)
     load_cfg(&cfg, port, "check-local-mta = yes");
     /* a listener that never greets: still "accepting"; bounded by 5 s */
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     ck_assert_int_lt(now_ms() - t0, 6000);
     close(lfd);
     /* nobody listening */
-    ck_assert_int_eq(hold_precheck(&cfg), EX_TEMPFAIL);
+    ck_assert_int_eq(precheck_only(&cfg), EX_TEMPFAIL);
     config_free(&cfg);
     /* disabled: no connection attempt at all */
     load_cfg(&cfg, port, NULL);
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     config_free(&cfg);
 }
 END_TEST
@@ -1315,7 +1335,7 @@ START_TEST(precheck_with_greeting)
     struct etp_config cfg;
     load_cfg(&cfg, port, "check-local-mta = yes");
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     ck_assert_int_lt(now_ms() - t0, 2000);
     int st;
     waitpid(pid, &st, 0);
