@@ -119,6 +119,7 @@ static int session_open(struct session *s)
         relay_fail(s->res, "connect", EX_TEMPFAIL, s->c.err);
         return -1;
     }
+    (void)sscanf(s->c.peer, "[%45[^]]", s->res->peer);   /* the hold trusts this address */
     if (rc->tls == TLS_IMPLICIT && do_tls(s, &ti) < 0)
         return -1;
     if (conn_read_greeting(&s->c, &r, rc->to.greeting, port, rc->tls == TLS_IMPLICIT) < 0) {
