@@ -38,7 +38,8 @@ static cfg_opt_t relay_opts[] = {
     CFG_STR("ca-file", NULL, CFGF_NONE),
     CFG_STR("tls-name", NULL, CFGF_NONE),
     CFG_STR_LIST("pin-sha256", NULL, CFGF_NONE),
-    CFG_STR_LIST("auth-mechanisms", "{SCRAM-SHA-256,CRAM-MD5,PLAIN,LOGIN}", CFGF_NONE),
+    CFG_BOOL("tls-allow-weak-keys", cfg_false, CFGF_NONE),
+    CFG_STR_LIST("auth-mechanisms", "{PLAIN,SCRAM-SHA-256,CRAM-MD5,LOGIN}", CFGF_NONE),
     CFG_STR("username", NULL, CFGF_NONE),
     CFG_STR("password-file", NULL, CFGF_NONE),
     CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
@@ -376,6 +377,11 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
         if (why)
             eb_add(eb, "%s:%d: relay %s: pin-sha256 \"%s\": %s", file, r->line, r->name,
                    r->pins[i], why);
+    }
+    r->tls_allow_weak_keys = cfg_getbool(s, "tls-allow-weak-keys");
+    {
+        cfg_opt_t *mo = cfg_getopt(s, "auth-mechanisms");
+        r->mechs_default = mo && !(mo->flags & CFGF_MODIFIED);
     }
     getlist(s, "auth-mechanisms", r->mechs, CFG_MAX_MECHS, &r->nmechs, eb, file, r->line);
     for (int i = 0; i < r->nmechs; i++) {

@@ -42,6 +42,8 @@ struct relay_cfg {
     int npins;
     char *mechs[CFG_MAX_MECHS];   /* allowed mechanisms, in preference order */
     int nmechs;
+    int mechs_default;            /* auth-mechanisms not set: fewest round trips inside TLS */
+    int tls_allow_weak_keys;      /* tls-allow-weak-keys: verification profile LOW */
     char *username;               /* NULL = no AUTH */
     char *password_file;
     int allow_plaintext_auth;     /* only meaningful with tls = none */

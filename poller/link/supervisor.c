@@ -14,10 +14,8 @@
  * QUITs where it can), SIGKILL to its whole process group 1 s later.  At most
  * one child exists at any time.  Nothing wakes the daemon while the link is
  * stable and no poll is due: no periodic ticks. */
-#include "conf/config.h"
-#include "link/supervisor.h"
+#include "link/sup.h"
 #include "poll/cycle.h"
-#include "link/linkwatch.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/priv.h"
@@ -37,149 +35,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define KILL_GRACE_MS 1000        /* SIGTERM -> SIGKILL */
-
-/* ======================================================================
- * Pure helpers
- * ====================================================================== */
-
-enum sup_outcome sup_classify_exit(int code)
-{
-    switch (code) {
-    case 0:
-        return SUP_OK;
-    case EX_USAGE:          /* 64: we called it wrongly; repeating will not help */
-    case EX_UNAVAILABLE:    /* 69: a domain was refused */
-    case EX_NOPERM:         /* 77: authentication failed (do not lock the account) */
-    case EX_CONFIG:         /* 78: configuration error */
-        return SUP_PERMANENT;
-    default:                /* 75, 76, crashes, OS errors: try again later */
-        return SUP_RETRY;
-    }
-}
-
-int sup_backoff_next(int cur_s, int min_s, int max_s)
-{
-    if (min_s < 1)
-        min_s = 1;
-    if (max_s < min_s)
-        max_s = min_s;
-    if (cur_s < min_s)
-        return min_s;
-    if (cur_s > max_s / 2)
-        return max_s;
-    return cur_s * 2;
-}
-
-int64_t sup_backoff_delay_ms(int base_s, uint32_t rnd)
-{
-    int64_t base = (int64_t)(base_s > 0 ? base_s : 1) * 1000;
-    int64_t span = base / 5;                       /* up to 20 % earlier */
-    int64_t d = base - (int64_t)(((uint64_t)rnd * (uint64_t)(span + 1)) >> 32);
-    return d < 1 ? 1 : d;
-}
-
-/* ======================================================================
- * systemd notification (sd_notify protocol, no libsystemd)
- * ====================================================================== */
-
-struct notifier {
-    int fd;
-    struct sockaddr_un sa;
-    socklen_t salen;
-};
-
-static void notify_open(struct notifier *n)
-{
-    n->fd = -1;
-    const char *e = getenv("NOTIFY_SOCKET");
-    if (!e || !*e)
-        return;
-    size_t len = strlen(e);
-    if ((e[0] != '/' && e[0] != '@') || len < 2 || len >= sizeof n->sa.sun_path) {
-        log_warn("NOTIFY_SOCKET=%s: unsupported address; not notifying the service manager", e);
-    } else {
-        memset(&n->sa, 0, sizeof n->sa);
-        n->sa.sun_family = AF_UNIX;
-        memcpy(n->sa.sun_path, e, len);
-        if (e[0] == '@')
-            n->sa.sun_path[0] = '\0';             /* abstract namespace */
-        n->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-        n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (n->fd < 0)
-            log_warn("NOTIFY_SOCKET: socket: %s", strerror(errno));
-    }
-    /* Poll cycles and the hooks they run must not talk to systemd. */
-    unsetenv("NOTIFY_SOCKET");
-}
-
-static void notify(struct notifier *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void notify(struct notifier *n, const char *fmt, ...)
-{
-    if (n->fd < 0)
-        return;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (len < 0)
-        return;
-    if ((size_t)len >= sizeof buf)
-        len = (int)sizeof buf - 1;
-    /* Datagram: whole or nothing.  A failure is logged at debug level only
-     * (the manager may be restarting); the next message tries again. */
-    if (sendto(n->fd, buf, (size_t)len, MSG_NOSIGNAL, (struct sockaddr *)&n->sa, n->salen) < 0)
-        log_debug("sd_notify: %s", strerror(errno));
-}
 
 /* ======================================================================
  * Daemon state
  * ====================================================================== */
 
-enum kill_reason { KILL_NONE = 0, KILL_LINK_DOWN, KILL_UPLINK_CHANGED, KILL_TIMEOUT, KILL_SHUTDOWN };
-
-struct sup {
-    const char *config_path;
-    struct etp_config *cfg;
-    struct linkwatch *lw;
-    struct lw_snapshot *snap;
-    int sfd, tfd;
-    sigset_t oldmask;
-    struct notifier nt;
-
-    /* link */
-    int usable;
-    struct lw_verdict up;         /* current verdict (the uplink when usable) */
-    int64_t down_ms;              /* when the uplink last stopped being usable (0 never) */
-
-    /* schedule; deadlines in ms of CLOCK_BOOTTIME, 0 = none */
-    int64_t settle_at;
-    int64_t poll_at;
-    const char *poll_trigger;     /* "timer", "retry", "signal" */
-    int backoff_s;                /* current backoff base, 0 = no failure */
-    int blocked;                  /* permanent failure: wait for SIGHUP or link-up */
-    int64_t last_end;             /* when the last poll ended */
-
-    /* the running poll */
-    pid_t child;
-    int64_t child_started;
-    const char *child_trigger;
-    int64_t term_at;              /* SIGTERM sent (0 = not being killed) */
-    int killed_hard;
-    enum kill_reason kill_reason;
-
-    int stopping;
-    unsigned long polls;
-    char status[200];
-};
-
-static int64_t boot_ms(void)
+int64_t boot_ms(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
@@ -187,7 +51,7 @@ static int64_t boot_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t random32(void)
+uint32_t random32(void)
 {
     uint32_t r;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) == (ssize_t)sizeof r)
@@ -196,7 +60,7 @@ static uint32_t random32(void)
 }
 
 /* "45 s", "2 min", "1 h 30 min": for log lines. */
-static const char *fmt_delay(int64_t ms, char *buf, size_t size)
+const char *fmt_delay(int64_t ms, char *buf, size_t size)
 {
     int64_t s = (ms + 500) / 1000;
     if (s < 120)
@@ -209,7 +73,7 @@ static const char *fmt_delay(int64_t ms, char *buf, size_t size)
 }
 
 /* "now" or "in 2 s", for "polling ..." */
-static const char *poll_when(int64_t ms, char *buf, size_t size)
+const char *poll_when(int64_t ms, char *buf, size_t size)
 {
     char d[32];
     if (ms <= 0)
@@ -219,8 +83,7 @@ static const char *poll_when(int64_t ms, char *buf, size_t size)
     return buf;
 }
 
-static void set_status(struct sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_status(struct sup *s, const char *fmt, ...)
+void set_status(struct sup *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -230,244 +93,13 @@ static void set_status(struct sup *s, const char *fmt, ...)
 }
 
 /* The verdict for a log line: "wan0: no global address", "no default route". */
-static const char *vtext(const struct lw_verdict *v, char *buf, size_t size)
+const char *vtext(const struct lw_verdict *v, char *buf, size_t size)
 {
     if (v->ifname[0] && !v->usable)
         snprintf(buf, size, "%s: %s", v->ifname, v->why);
     else
         snprintf(buf, size, "%s", v->why);
     return buf;
-}
-
-/* ======================================================================
- * The poll child
- * ====================================================================== */
-
-static void child_on_term(int sig)
-{
-    (void)sig;
-    etp_abort = 1;
-}
-
-static void start_poll(struct sup *s, const char *trigger)
-{
-    if (s->child) {
-        log_notice("poll (%s) not started: poll process %ld is still running", trigger,
-                   (long)s->child);
-        return;
-    }
-    struct cycle_opts o;
-    memset(&o, 0, sizeof o);
-    o.trigger = trigger;
-    o.lock_wait = 0;              /* someone else polling: that poll does the work */
-    if (s->usable) {
-        snprintf(o.up.ifname, sizeof o.up.ifname, "%s", s->up.ifname);
-        snprintf(o.up.addr4, sizeof o.up.addr4, "%s", s->up.addr4);
-        snprintf(o.up.addr6, sizeof o.up.addr6, "%s", s->up.addr6);
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        /* Treated like a temporary failure of the poll: retried with backoff. */
-        log_err("cannot start a poll: fork: %s", strerror(errno));
-        s->backoff_s = sup_backoff_next(s->backoff_s, s->cfg->link.backoff_min, s->cfg->link.backoff_max);
-        s->poll_at = boot_ms() + sup_backoff_delay_ms(s->backoff_s, random32());
-        s->poll_trigger = "retry";
-        return;
-    }
-    if (pid == 0) {
-        /* ---- child ---- */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = child_on_term;     /* no SA_RESTART: blocking calls return EINTR */
-        int bad = sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0;
-        sa.sa_handler = SIG_IGN;
-        bad |= sigaction(SIGHUP, &sa, NULL) < 0 || sigaction(SIGUSR1, &sa, NULL) < 0 ||
-               sigaction(SIGPIPE, &sa, NULL) < 0;
-        sa.sa_handler = SIG_DFL;
-        bad |= sigaction(SIGCHLD, &sa, NULL) < 0;
-        if (bad) {
-            /* Without its SIGTERM handler the poll could not unwind. */
-            log_err("poll process: sigaction: %s", strerror(errno));
-            _exit(EX_OSERR);
-        }
-        /* Own process group, so the supervisor's SIGKILL also reaches hook
-         * programs this cycle started.  (The parent calls it too; EACCES
-         * or EPERM here only mean it already happened.) */
-        (void)setpgid(0, 0);
-        /* If the supervisor dies, stop polling too (and if it already has,
-         * do not start). */
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
-            log_debug("poll process: PR_SET_PDEATHSIG: %s", strerror(errno));
-        if (getppid() != parent)
-            _exit(EX_TEMPFAIL);
-        close(s->sfd);
-        close(s->tfd);
-        if (s->nt.fd >= 0)
-            close(s->nt.fd);
-        linkwatch_close_fds(s->lw);
-        if (sigprocmask(SIG_SETMASK, &s->oldmask, NULL) < 0) {
-            log_err("poll process: sigprocmask: %s", strerror(errno));
-            _exit(EX_OSERR);
-        }
-        int rc = cycle_run(s->cfg, &o);
-        fflush(stdout);
-        fflush(stderr);
-        _exit(rc & 0xff);
-    }
-    /* ---- parent ---- */
-    /* Also here, so the group exists before we may signal it.  EACCES
-     * (the child already exec'd) or ESRCH (already gone) are harmless. */
-    if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
-        log_debug("setpgid %ld: %s", (long)pid, strerror(errno));
-    s->child = pid;
-    s->child_started = boot_ms();
-    s->child_trigger = trigger;
-    s->term_at = 0;
-    s->killed_hard = 0;
-    s->kill_reason = KILL_NONE;
-    s->polls++;
-    log_debug("poll process %ld started (%s)", (long)pid, trigger);
-    set_status(s, "polling (%s%s%s)", trigger, s->usable ? ", " : "", s->usable ? s->up.ifname : "");
-}
-
-static void kill_poll(struct sup *s, enum kill_reason why)
-{
-    if (!s->child)
-        return;
-    if (s->term_at) {
-        /* Already being killed; a shutdown overrides the earlier reason so
-         * that the end is reported as such. */
-        if (why == KILL_SHUTDOWN)
-            s->kill_reason = why;
-        return;
-    }
-    if (kill(s->child, SIGTERM) < 0 && errno != ESRCH)
-        log_err("kill %ld: %s", (long)s->child, strerror(errno));
-    s->term_at = boot_ms();
-    s->kill_reason = why;
-}
-
-static void schedule_after(struct sup *s, int code, const char *how)
-{
-    char d[32];
-    const struct link_cfg *lc = &s->cfg->link;
-    enum sup_outcome out = sup_classify_exit(code);
-    int64_t now = boot_ms();
-    if (!s->usable) {
-        char t[240];
-        log_notice("poll finished: %s %d %s; link not usable, nothing scheduled", how, code,
-                   exit_name(code));
-        set_status(s, "last poll: exit %d %s; link not usable (%s)", code, exit_name(code),
-                   vtext(&s->up, t, sizeof t));
-        return;
-    }
-    switch (out) {
-    case SUP_OK:
-        s->backoff_s = 0;
-        s->blocked = 0;
-        if (lc->interval > 0) {
-            s->poll_at = now + (int64_t)lc->interval * 1000;
-            s->poll_trigger = "timer";
-            log_notice("poll finished: %s %d %s; next poll in %s", how, code, exit_name(code),
-                       fmt_delay((int64_t)lc->interval * 1000, d, sizeof d));
-            set_status(s, "link %s usable; last poll ok; next in %s", s->up.ifname, d);
-        } else {
-            log_notice("poll finished: %s %d %s; next poll at the next link-up (no interval)", how,
-                       code, exit_name(code));
-            set_status(s, "link %s usable; last poll ok", s->up.ifname);
-        }
-        break;
-    case SUP_RETRY: {
-        s->backoff_s = sup_backoff_next(s->backoff_s, lc->backoff_min, lc->backoff_max);
-        int64_t delay = sup_backoff_delay_ms(s->backoff_s, random32());
-        s->poll_at = now + delay;
-        s->poll_trigger = "retry";
-        log_notice("poll finished: %s %d %s; retry in %s", how, code, exit_name(code),
-                   fmt_delay(delay, d, sizeof d));
-        set_status(s, "link %s usable; last poll: exit %d %s; retry in %s", s->up.ifname, code,
-                   exit_name(code), d);
-        break;
-    }
-    case SUP_PERMANENT:
-        s->blocked = 1;
-        s->poll_at = 0;
-        s->backoff_s = 0;
-        log_err("poll finished: %s %d %s; not retrying until the configuration is reloaded "
-                "(SIGHUP) or the link comes up again", how, code, exit_name(code));
-        set_status(s, "last poll: exit %d %s; waiting for a reload (SIGHUP) or a new link-up",
-                   code, exit_name(code));
-        break;
-    }
-}
-
-static void poll_ended(struct sup *s, int status)
-{
-    int64_t now = boot_ms();
-    pid_t pid = s->child;
-    int64_t ran = now - s->child_started;
-    int code, sig = 0;
-    if (WIFEXITED(status))
-        code = WEXITSTATUS(status);
-    else {
-        sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        code = EX_SOFTWARE;
-    }
-    /* Leftovers of a killed or crashed cycle (hook programs) go too;
-     * ESRCH (nothing left in the group) is the normal case. */
-    if ((s->term_at || sig) && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
-        log_debug("kill group %ld: %s", (long)pid, strerror(errno));
-    s->child = 0;
-    s->last_end = now;
-    enum kill_reason why = s->kill_reason;
-    int64_t after_term = s->term_at ? now - s->term_at : 0;
-    s->term_at = 0;
-    s->kill_reason = KILL_NONE;
-    char how[96];
-    if (sig)
-        snprintf(how, sizeof how, "killed by signal %d (%s) after %lld ms", sig, strsignal(sig),
-                 (long long)after_term);
-    else
-        snprintf(how, sizeof how, "exited %d after %lld ms", code, (long long)after_term);
-
-    switch (why) {
-    case KILL_LINK_DOWN:
-        log_notice("poll stopped (link down): process %ld %s", (long)pid, how);
-        return;
-    case KILL_UPLINK_CHANGED:
-        log_notice("poll stopped (uplink changed): process %ld %s", (long)pid, how);
-        return;
-    case KILL_SHUTDOWN:
-        log_notice("poll stopped (shutdown): process %ld %s", (long)pid, how);
-        return;
-    case KILL_TIMEOUT:
-        log_warn("poll stopped (cycle-timeout): process %ld %s", (long)pid, how);
-        schedule_after(s, EX_TEMPFAIL, "timed out, counted as exit");
-        return;
-    case KILL_NONE:
-        break;
-    }
-    if (sig) {
-        log_err("poll process %ld died of signal %d (%s) after %lld s", (long)pid, sig,
-                strsignal(sig), (long long)(ran / 1000));
-        schedule_after(s, EX_SOFTWARE, "crashed, counted as exit");
-        return;
-    }
-    schedule_after(s, code, "exit");
-}
-
-static void reap(struct sup *s)
-{
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0)
-            break;
-        if (pid == s->child)
-            poll_ended(s, status);
-    }
 }
 
 /* ======================================================================

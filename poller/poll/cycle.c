@@ -176,8 +176,9 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
             exitcode = exit_worst(exitcode, dr);
         }
     }
+    struct hold *hold = NULL;
     if (!stop && !o->check_only && !o->no_hold && cfg->hold.enabled) {
-        int pr = hold_precheck(cfg);
+        int pr = hold_prepare(cfg, &hold);
         if (pr != 0) {
             exitcode = exit_worst(exitcode, pr);
             stop = 1;
@@ -191,6 +192,7 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         log_err("out of memory");
         free(x.sessions);
         free(x.results);
+        hold_free(hold);
         lock_release(lockfd);
         return EX_OSERR;
     }
@@ -220,8 +222,21 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
 
     struct hold_summary hs;
     memset(&hs, 0, sizeof hs);
-    if (!o->check_only && !o->no_hold && cfg->hold.enabled && any_ok && !etp_abort)
-        exitcode = exit_worst(exitcode, hold_run(cfg, all_251, hold_tick, &x, &hs));
+    if (hold && !stop && any_ok && !etp_abort) {
+        for (int i = 0; i < cfg->nrelays; i++) {
+            int mail = 0;
+            for (int j = 0; j < x.results[i].nnodes; j++) {
+                const struct node_result *n = &x.results[i].nodes[j];
+                mail |= n->attempted && n->cls == ETRN_OK && n->code != 251;
+            }
+            hold_add_relay(hold, &cfg->relays[i], x.results[i].peer, mail);
+        }
+        /* confirming ETRN: pass the poll side's function here once it
+         * exists, e.g. hold_run(hold, all_251, hold_tick, poll_confirm, &x, &hs)
+         * with int poll_confirm(void *arg) taking the same struct cycle_ctx. */
+        exitcode = exit_worst(exitcode, hold_run(hold, all_251, hold_tick, NULL, &x, &hs));
+    }
+    hold_free(hold);
     for (int i = 0; i < cfg->nrelays; i++)
         session_end(&x.sessions[i]);
     /* after QUIT: a hold-done hook may hang up the line */
