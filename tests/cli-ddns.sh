@@ -12,7 +12,6 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
 need_binary
-. "$LIB/no-service-user.sh"
 
 A=127.0.0.30 SM=127.0.0.31
 ZONE=example.test PD=$T/pdns

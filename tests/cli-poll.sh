@@ -11,7 +11,6 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
 need_binary
-. "$LIB/no-service-user.sh"
 
 R=127.0.0.2 S=127.0.0.3
 RD=$T/relay

@@ -4,7 +4,6 @@
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 . "$LIB/fake.sh"
 need_binary
-. "$LIB/no-service-user.sh"
 FAKE_ADDR=127.0.0.5
 
 expect_exit 0 "--help" "$ETRNPOLL" --help
