@@ -2,7 +2,7 @@
 # priv-state.sh — the privilege model (doc/design.md "Users and permissions")
 # against a REAL Postfix relay (tests/lib/relay.sh on 127.0.0.90, sink .91).
 # The service user `etrnpoll` exists only in a private /etc/passwd and
-# /etc/group bind-mounted in this test's mount namespace (tests/lib/isolate.sh).
+# /etc/group of this test's mount namespace (tests/lib/svcuser.sh, tests/lib/isolate.sh).
 #
 #  1  the service user owns the state dir and plants symlinks to a root-only
 #     file, hard links to it, temporary files for 3000 pids, a FIFO as the TLS
@@ -20,10 +20,8 @@ R=127.0.0.90 S=127.0.0.91
 
 # --- the service user, private to this mount namespace -------------------------------
 SUID=64990
-cp /etc/passwd "$T/passwd"; cp /etc/group "$T/group"
-echo "etrnpoll:x:$SUID:$SUID:etrnpoll test user:/nonexistent:/usr/sbin/nologin" >> "$T/passwd"
-echo "etrnpoll:x:$SUID:" >> "$T/group"
-mount --bind "$T/passwd" /etc/passwd && mount --bind "$T/group" /etc/group || { bad "bind-mount a private /etc/passwd"; finish; }
+. "$LIB/svcuser.sh"
+svcuser_add etrnpoll $SUID || { bad "a private service user etrnpoll (overlay or bind mount on /etc)"; finish; }
 check "service user etrnpoll exists only here (uid $SUID)" [ "$(id -u etrnpoll)" = $SUID ]
 as_svc() { setpriv --reuid=etrnpoll --regid=etrnpoll --clear-groups -- "$@"; }
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -31,7 +29,8 @@ ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 RD=$T/relay
 on_exit "$LIB/relay.sh stop $RD"
 if ! "$LIB/relay.sh" start "$RD" $R $S example.test > "$T/relay-start.log" 2>&1; then
-    cat "$T/relay-start.log"; bad "real Postfix relay starts"; finish
+    cat "$T/relay-start.log"; bad "real Postfix relay starts"; check "the private service user was ours to the end" [ "$(id -u etrnpoll)" = $SUID ]
+finish
 fi
 ok "real Postfix relay started on $R (sink $S)"
 PW=$(cat "$RD/password")
@@ -189,4 +188,5 @@ if command -v setfacl >/dev/null && setfacl -m u:nobody:r "$T/etc/relay.password
 else
     echo "     (ACL checks skipped: no setfacl (package acl) or no ACL support on $T)"
 fi
+check "the private service user was ours to the end" [ "$(id -u etrnpoll)" = $SUID ]
 finish

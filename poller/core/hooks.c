@@ -204,7 +204,8 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
     char buf[HOOK_OUT_LINE];
     size_t len = 0;
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    int timed_out = 0, open_pipe = 1;
+    int timed_out = 0, open_pipe = 1, reaped = 0;
+    int64_t drain_until = 0;
     int status = 0;
     for (;;) {
         if (open_pipe) {
@@ -213,8 +214,16 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
                 timed_out = 1;
                 break;
             }
+            /* the program itself is done but something it started still
+             * holds the pipe: read what is there, then end the rest */
+            if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
+                reaped = 1;
+                drain_until = now_ms() + 200;
+            }
+            if (reaped && now_ms() >= drain_until)
+                break;
             struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-            int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+            int n = poll(&p, 1, left > 100 ? 100 : (int)left);
             if (n > 0) {
                 ssize_t r = read(pfd[0], buf + len, sizeof buf - len);
                 if (r > 0) {
@@ -227,8 +236,7 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
             continue;
         }
         /* pipe closed: wait for exit, bounded */
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        if (reaped || waitpid(pid, &status, WNOHANG) == pid)
             break;
         if (now_ms() >= deadline || etp_abort) {
             timed_out = 1;

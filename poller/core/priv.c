@@ -407,6 +407,33 @@ int priv_drop(const struct etp_config *cfg)
     return drop_common(cfg, 0);
 }
 
+/* configured hook programs, the hooks dir and its POINT.d directories */
+static int check_hooks(const struct etp_config *cfg)
+{
+    int rc = 0;
+    char err[9000], path[4096 + 32];
+    char *const *progs[] = { cfg->hooks.pre_poll, cfg->hooks.post_poll, cfg->hooks.hold_done,
+                             cfg->hold.flush_argv };
+    int nprogs[] = { cfg->hooks.npre, cfg->hooks.npost, cfg->hooks.nhold, cfg->hold.nflush };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(progs); i++)
+        if (nprogs[i] > 0 && progs[i][0] && priv_check_path(progs[i][0], PRIV_CODE, err, sizeof err) < 0) {
+            log_err("%s", err);
+            rc = EX_CONFIG;
+        }
+    if (!cfg->hooks.dir)
+        return rc;
+    static const char *const points[] = { "", "/pre-poll.d", "/post-poll.d", "/hold-done.d" };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(points); i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", cfg->hooks.dir, points[i]);
+        if (stat(path, &st) == 0 && priv_check_stat(path, -1, &st, PRIV_CODE, err, sizeof err) < 0) {
+            log_err("%s", err);
+            rc = EX_CONFIG;
+        }
+    }
+    return rc;
+}
+
 /* ---- check ---------------------------------------------------------------- */
 
 static int check_here(const struct etp_config *cfg)
@@ -437,7 +464,7 @@ static int check_here(const struct etp_config *cfg)
         }
         secret_free(s);
     }
-    if (check_ca_files(cfg))
+    if (check_ca_files(cfg) || check_hooks(cfg))
         rc = EX_CONFIG;
     struct stat sst;
     if (stat(cfg->state_dir, &sst) < 0 && errno == ENOENT) {
@@ -461,8 +488,9 @@ int priv_check_as_service(const struct etp_config *cfg)
         return EX_CONFIG;
     if (geteuid() != 0)
         return check_here(cfg);
+    int rc = exit_worst(check_ca_files(cfg), check_hooks(cfg));
     if (!g_svc.found || g_svc.uid == 0)
-        return 0;
+        return rc;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -475,15 +503,15 @@ int priv_check_as_service(const struct etp_config *cfg)
             hand_over_state_dir(cfg->state_dir, g_svc.uid, g_svc.gid);
         if (become(g_svc.uid, g_svc.gid, g_svc.user) < 0)
             _exit(EX_NOPERM);
-        int rc = check_here(cfg);
+        int hrc = check_here(cfg);
         fflush(stdout);
-        _exit(rc);
+        _exit(hrc);
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
-    if (rc == 0)
+    int crc = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
+    if (crc == 0)
         printf("as %s: configuration, secrets and state dir %s are usable\n", g_svc.user, cfg->state_dir);
-    return rc;
+    return exit_worst(rc, crc);
 }
