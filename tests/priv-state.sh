@@ -9,11 +9,14 @@
 #     cache, a held lock: a root poll discloses nothing, writes nothing outside
 #     the state dir, never hangs, and either polls under the lock or fails loudly
 #  2  root poll, service-user poll, root poll while a service-user poll runs
-#     (and the reverse): one lock, "another poll is running", files usable
+#     (and the reverse), the daemon (started as root, polls as etrnpoll in a
+#     child) beside root and service-user polls on the same state dir: one
+#     lock, "another poll is running", every file stays usable
 #  3  installed as the README says (root:etrnpoll 0640): check, poll and run
 #     work as the service user; old 0600 root files: check as root names the fix;
 #     an ACL granting read to another user is refused
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
+. "$LIB/netns.sh"
 need_root
 need_binary
 R=127.0.0.90 S=127.0.0.91
@@ -147,7 +150,62 @@ wait_for 5 bash -c "grep -q 'poll started' '$T/q3.out'"
 rc=0; as_svc "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/q4.out" 2>&1 || rc=$?
 check "service-user poll while a root poll runs: exit $rc, not polled" [ $rc = 0 ] && has "$T/q4.out" "another poll is running"
 wait $A
-check "every state file owned by etrnpoll" bash -c "[ -z \"\$(find '$ST2' ! -user etrnpoll)\" ]"
+# the daemon on the same state dir, in a network namespace with a fake relay whose
+# ETRN answer takes 3 s (the daemon's child poll holds the lock meanwhile)
+need_netns
+ns_new NC c
+ns_new NI i
+ns_veth "$NC" wan0 "$NI" isp0
+ip -n "$NC" addr add 198.51.100.2/24 dev wan0
+ip -n "$NC" link set wan0 up
+ip -n "$NC" route add default via 198.51.100.1 dev wan0 onlink
+fake_ns_start "$NC" 127.0.0.63 2525 dmn delay --delay 3
+DC=$T/etc/daemon.conf
+cat > "$DC" <<C
+ehlo-name = "gw.example.test"
+state-dir = "$ST2"
+timeouts { connect = 3 greeting = 5 command = 5 etrn = 10 quit = 2 }
+link { interfaces = { "wan*" } settle = 0 }
+hold { enabled = false }
+relay fake {
+  host = "127.0.0.63"
+  port = 2525
+  tls = none
+  domains = { "a.test" }
+}
+C
+chown root:etrnpoll "$DC"; chmod 0640 "$DC"
+ip netns exec "$NC" "$ETRNPOLL" -c "$DC" run > "$T/daemon.log" 2>&1 &
+DPID=$!; on_exit "kill $DPID"
+wait_for 5 grep -q 'daemon started' "$T/daemon.log"
+check "daemon started as root runs as etrnpoll" has "$T/daemon.log" "running as user etrnpoll"
+ip -n "$NI" link set isp0 up
+if wait_for 8 grep -q '^#1 C ETRN' "$FTRANS"; then
+    rc=0; ip netns exec "$NC" "$ETRNPOLL" -c "$DC" poll --trigger hook > "$T/d1.out" 2>&1 || rc=$?
+    check "root hook poll during the daemon's poll: exit $rc, 'another poll is running'" \
+        bash -c "[ $rc = 0 ] && grep -q 'another poll is running' '$T/d1.out'"
+    rc=0; as_svc "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d2.out" 2>&1 || rc=$?
+    check "service-user poll during the daemon's poll: exit $rc, 'another poll is running'" \
+        bash -c "[ $rc = 0 ] && grep -q 'another poll is running' '$T/d2.out'"
+    wait_for 10 grep -q 'poll finished' "$T/daemon.log"
+    check "the daemon's poll finished (exit 0)" grep -q 'poll finished: exit 0' "$T/daemon.log"
+    # now a root poll holds the lock (slow pre-poll hook) and the daemon is asked to poll
+    "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d3.out" 2>&1 &
+    A=$!
+    wait_for 5 grep -q 'poll started' "$T/d3.out"
+    kill -USR1 $DPID
+    check "daemon child poll while a root poll runs: 'another poll is running'" \
+        wait_for 5 grep -q "another poll is running (pid $A)" "$T/daemon.log"
+    wait $A
+    check "... the root poll itself went through (exit 0)" grep -q 'poll finished: .*exit 0' "$T/d3.out"
+    check "one daemon poll at the relay" [ "$(sessions "$FTRANS")" = 1 ]
+else
+    bad "the daemon did not poll on link-up"; tail -5 "$T/daemon.log"
+fi
+kill -TERM $DPID; wait $DPID 2>/dev/null
+fake_ns_stop
+check "every state file owned by etrnpoll (root, service user and daemon polls)" bash -c "[ -z \"\$(find '$ST2' ! -user etrnpoll)\" ]"
+expect_exit 0 "and the service user can poll on it afterwards" as_svc "$ETRNPOLL" -c "$C2" poll --no-hold
 
 # --- 3. the README's install, as the service user ------------------------------------------
 ST3=$T/state3
