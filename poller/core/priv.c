@@ -84,8 +84,8 @@ const char *priv_group_name(void)
 /* Does the ACL in buf give `perm` (4 read, 2 write) to a named user other
  * than root/su, or a named group other than root/sg?  1 yes (*who, *isgroup
  * set), 0 no, -1 malformed. */
-static int acl_foreign(const unsigned char *buf, size_t len, unsigned perm, uid_t su, gid_t sg,
-                       unsigned long *who, int *isgroup)
+int priv_acl_foreign(const unsigned char *buf, size_t len, unsigned perm, uid_t su, gid_t sg,
+                     unsigned long *who, int *isgroup)
 {
     if (len < 4 || (len - 4) % 8 != 0)
         return -1;
@@ -180,7 +180,7 @@ int priv_check_stat(const char *path, int fd, const struct stat *st, enum priv_k
     if (al > 0) {
         unsigned long who = 0;
         int isgroup = 0;
-        int r = acl_foreign(acl, (size_t)al, kind == PRIV_SECRET ? 4u : 2u, su, sg, &who, &isgroup);
+        int r = priv_acl_foreign(acl, (size_t)al, kind == PRIV_SECRET ? 4u : 2u, su, sg, &who, &isgroup);
         if (r != 0) {
             if (r < 0)
                 snprintf(err, errsize, "%s: %s has an ACL etrnpoll cannot read; run: setfacl -b %s",
