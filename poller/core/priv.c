@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -314,10 +313,16 @@ static void hand_over_state_dir(const char *dir, uid_t uid, gid_t gid)
     close(dfd);
 }
 
+/* capget(2) through syscall(2), with the kernel's v3 layout spelled out
+ * here (no <linux/capability.h>, which musl toolchains may lack) */
+struct etp_cap_header { uint32_t version; int pid; };
+struct etp_cap_data { uint32_t effective, permitted, inheritable; };
+#define ETP_CAP_VERSION_3 0x20080522u
+
 static int no_capabilities(void)
 {
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct d[2];
+    struct etp_cap_header h = { .version = ETP_CAP_VERSION_3, .pid = 0 };
+    struct etp_cap_data d[2];
     memset(d, 0, sizeof d);
     if (syscall(SYS_capget, &h, d) < 0)
         return 0;
