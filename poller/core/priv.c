@@ -399,11 +399,11 @@ static int check_ca_files(const struct etp_config *cfg)
 
 int priv_enter_poll(const struct etp_config *cfg)
 {
+    /* not root: we are the service user (cron, the units, the daemon's
+     * children), whatever passwd says about `user` */
     int rc = drop_common(cfg, 1);
     if (rc)
         return rc;
-    if (geteuid() != 0 || !g_svc.found)
-        priv_resolve(cfg);            /* names for messages; ids stay ours */
     return check_ca_files(cfg);
 }
 
@@ -489,10 +489,10 @@ static int check_here(const struct etp_config *cfg)
 
 int priv_check_as_service(const struct etp_config *cfg)
 {
+    if (geteuid() != 0)
+        return check_here(cfg);       /* we are what the units will be */
     if (priv_resolve(cfg) < 0)
         return EX_CONFIG;
-    if (geteuid() != 0)
-        return check_here(cfg);
     int rc = exit_worst(check_ca_files(cfg), check_hooks(cfg));
     if (!g_svc.found || g_svc.uid == 0)
         return rc;
