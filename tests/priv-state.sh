@@ -207,6 +207,17 @@ fake_ns_stop
 check "every state file owned by etrnpoll (root, service user and daemon polls)" bash -c "[ -z \"\$(find '$ST2' ! -user etrnpoll)\" ]"
 expect_exit 0 "and the service user can poll on it afterwards" as_svc "$ETRNPOLL" -c "$C2" poll --no-hold
 
+# what an older root poll left: root-owned 0600 poll.lock and last-poll.json in a
+# root-owned state dir; a root poll hands them over, the service user polls after it
+ST5=$T/state-legacy
+install -d -m 0700 "$ST5"
+printf '4242\n' > "$ST5/poll.lock"; printf '{"version":1}\n' > "$ST5/last-poll.json"
+chmod 600 "$ST5/poll.lock" "$ST5/last-poll.json"
+C5=$(conf legacy "$ST5")
+expect_exit 0 "legacy root-owned state: root poll" "$ETRNPOLL" -c "$C5" poll --no-hold
+check "... state dir and files now belong to etrnpoll" bash -c "[ -z \"\$(find '$ST5' ! -user etrnpoll)\" ]"
+expect_exit 0 "... and a service-user poll then takes the lock and polls" as_svc "$ETRNPOLL" -c "$C5" poll --no-hold
+
 # --- 3. the README's install, as the service user ------------------------------------------
 ST3=$T/state3
 install -d -m 0700 -o etrnpoll -g etrnpoll "$ST3"
