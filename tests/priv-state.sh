@@ -243,6 +243,11 @@ rc=0; "$ETRNPOLL" -c "$C4" check > "$T/c2.out" 2>&1 || rc=$?
 check "check as root with 0600 root files: exit $rc = 78" [ $rc = 78 ]
 check "... names the fix for the config" has "$T/c2.out" "run: chown root:etrnpoll $C4 && chmod 0640 $C4"
 check "... names the fix for the secret" has "$T/c2.out" "run: chown root:etrnpoll $T/etc/old.password && chmod 0640 $T/etc/old.password"
+chmod 0600 "$T/etc/ca.pem"
+rc=0; "$ETRNPOLL" -c "$C3" check > "$T/c5.out" 2>&1 || rc=$?
+check "check as root: a CA file only root can read is reported with the fix (exit $rc)" \
+    bash -c "[ $rc = 78 ] && grep -q 'as etrnpoll: CA file $T/etc/ca.pem: Permission denied; run: chmod 0644' '$T/c5.out'"
+chmod 0644 "$T/etc/ca.pem"
 chmod 0644 "$T/etc/old.password"
 rc=0; "$ETRNPOLL" -c "$C4" check > "$T/c3.out" 2>&1 || rc=$?
 check "others-readable secret refused (exit $rc) with the 0640 fix, not chmod 600" \

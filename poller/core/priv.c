@@ -471,6 +471,14 @@ static int check_here(const struct etp_config *cfg)
     }
     if (check_ca_files(cfg) || check_hooks(cfg))
         rc = EX_CONFIG;
+    /* what the service user must be able to read after the drop */
+    for (int i = 0; i < cfg->nrelays + cfg->nddns; i++) {
+        const char *ca = i < cfg->nrelays ? cfg->relays[i].ca_file : cfg->ddns[i - cfg->nrelays].ca_file;
+        if (ca && access(ca, R_OK) < 0) {
+            printf("as %s: CA file %s: %s; run: chmod 0644 %s\n", who, ca, strerror(errno), ca);
+            rc = EX_CONFIG;
+        }
+    }
     struct stat sst;
     if (stat(cfg->state_dir, &sst) < 0 && errno == ENOENT) {
         printf("as %s: state dir %s does not exist yet (the first poll creates it, or "
