@@ -2,28 +2,29 @@
 # priv-state.sh — the privilege model (doc/design.md "Users and permissions")
 # against a REAL Postfix relay (tests/lib/relay.sh on 127.0.0.90, sink .91).
 # The service user `etrnpoll` exists only in a private /etc/passwd and
-# /etc/group bind-mounted in this test's mount namespace (tests/lib/isolate.sh).
+# /etc/group of this test's mount namespace (tests/lib/svcuser.sh, tests/lib/isolate.sh).
 #
 #  1  the service user owns the state dir and plants symlinks to a root-only
 #     file, hard links to it, temporary files for 3000 pids, a FIFO as the TLS
 #     cache, a held lock: a root poll discloses nothing, writes nothing outside
 #     the state dir, never hangs, and either polls under the lock or fails loudly
 #  2  root poll, service-user poll, root poll while a service-user poll runs
-#     (and the reverse): one lock, "another poll is running", files usable
+#     (and the reverse), the daemon (started as root, polls as etrnpoll in a
+#     child) beside root and service-user polls on the same state dir: one
+#     lock, "another poll is running", every file stays usable
 #  3  installed as the README says (root:etrnpoll 0640): check, poll and run
 #     work as the service user; old 0600 root files: check as root names the fix;
 #     an ACL granting read to another user is refused
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
+. "$LIB/netns.sh"
 need_root
 need_binary
 R=127.0.0.90 S=127.0.0.91
 
 # --- the service user, private to this mount namespace -------------------------------
 SUID=64990
-cp /etc/passwd "$T/passwd"; cp /etc/group "$T/group"
-echo "etrnpoll:x:$SUID:$SUID:etrnpoll test user:/nonexistent:/usr/sbin/nologin" >> "$T/passwd"
-echo "etrnpoll:x:$SUID:" >> "$T/group"
-mount --bind "$T/passwd" /etc/passwd && mount --bind "$T/group" /etc/group || { bad "bind-mount a private /etc/passwd"; finish; }
+. "$LIB/svcuser.sh"
+svcuser_add etrnpoll $SUID || { bad "a private service user etrnpoll (overlay or bind mount on /etc)"; finish; }
 check "service user etrnpoll exists only here (uid $SUID)" [ "$(id -u etrnpoll)" = $SUID ]
 as_svc() { setpriv --reuid=etrnpoll --regid=etrnpoll --clear-groups -- "$@"; }
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -31,7 +32,8 @@ ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 RD=$T/relay
 on_exit "$LIB/relay.sh stop $RD"
 if ! "$LIB/relay.sh" start "$RD" $R $S example.test > "$T/relay-start.log" 2>&1; then
-    cat "$T/relay-start.log"; bad "real Postfix relay starts"; finish
+    cat "$T/relay-start.log"; bad "real Postfix relay starts"; check "the private service user was ours to the end" [ "$(id -u etrnpoll)" = $SUID ]
+finish
 fi
 ok "real Postfix relay started on $R (sink $S)"
 PW=$(cat "$RD/password")
@@ -148,7 +150,73 @@ wait_for 5 bash -c "grep -q 'poll started' '$T/q3.out'"
 rc=0; as_svc "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/q4.out" 2>&1 || rc=$?
 check "service-user poll while a root poll runs: exit $rc, not polled" [ $rc = 0 ] && has "$T/q4.out" "another poll is running"
 wait $A
-check "every state file owned by etrnpoll" bash -c "[ -z \"\$(find '$ST2' ! -user etrnpoll)\" ]"
+# the daemon on the same state dir, in a network namespace with a fake relay whose
+# ETRN answer takes 3 s (the daemon's child poll holds the lock meanwhile)
+need_netns
+ns_new NC c
+ns_new NI i
+ns_veth "$NC" wan0 "$NI" isp0
+ip -n "$NC" addr add 198.51.100.2/24 dev wan0
+ip -n "$NC" link set wan0 up
+ip -n "$NC" route add default via 198.51.100.1 dev wan0 onlink
+fake_ns_start "$NC" 127.0.0.63 2525 dmn delay --delay 3
+DC=$T/etc/daemon.conf
+cat > "$DC" <<C
+ehlo-name = "gw.example.test"
+state-dir = "$ST2"
+timeouts { connect = 3 greeting = 5 command = 5 etrn = 10 quit = 2 }
+link { interfaces = { "wan*" } settle = 0 }
+hold { enabled = false }
+relay fake {
+  host = "127.0.0.63"
+  port = 2525
+  tls = none
+  domains = { "a.test" }
+}
+C
+chown root:etrnpoll "$DC"; chmod 0640 "$DC"
+ip netns exec "$NC" "$ETRNPOLL" -c "$DC" run > "$T/daemon.log" 2>&1 &
+DPID=$!; on_exit "kill $DPID"
+wait_for 5 grep -q 'daemon started' "$T/daemon.log"
+check "daemon started as root runs as etrnpoll" has "$T/daemon.log" "running as user etrnpoll"
+ip -n "$NI" link set isp0 up
+if wait_for 8 grep -q '^#1 C ETRN' "$FTRANS"; then
+    rc=0; ip netns exec "$NC" "$ETRNPOLL" -c "$DC" poll --trigger hook > "$T/d1.out" 2>&1 || rc=$?
+    check "root hook poll during the daemon's poll: exit $rc, 'another poll is running'" \
+        bash -c "[ $rc = 0 ] && grep -q 'another poll is running' '$T/d1.out'"
+    rc=0; as_svc "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d2.out" 2>&1 || rc=$?
+    check "service-user poll during the daemon's poll: exit $rc, 'another poll is running'" \
+        bash -c "[ $rc = 0 ] && grep -q 'another poll is running' '$T/d2.out'"
+    wait_for 10 grep -q 'poll finished' "$T/daemon.log"
+    check "the daemon's poll finished (exit 0)" grep -q 'poll finished: exit 0' "$T/daemon.log"
+    # now a root poll holds the lock (slow pre-poll hook) and the daemon is asked to poll
+    "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d3.out" 2>&1 &
+    A=$!
+    wait_for 5 grep -q 'poll started' "$T/d3.out"
+    kill -USR1 $DPID
+    check "daemon child poll while a root poll runs: 'another poll is running'" \
+        wait_for 5 grep -q "another poll is running (pid $A)" "$T/daemon.log"
+    wait $A
+    check "... the root poll itself went through (exit 0)" grep -q 'poll finished: .*exit 0' "$T/d3.out"
+    check "one daemon poll at the relay" [ "$(sessions "$FTRANS")" = 1 ]
+else
+    bad "the daemon did not poll on link-up"; tail -5 "$T/daemon.log"
+fi
+kill -TERM $DPID; wait $DPID 2>/dev/null
+fake_ns_stop
+check "every state file owned by etrnpoll (root, service user and daemon polls)" bash -c "[ -z \"\$(find '$ST2' ! -user etrnpoll)\" ]"
+expect_exit 0 "and the service user can poll on it afterwards" as_svc "$ETRNPOLL" -c "$C2" poll --no-hold
+
+# what an older root poll left: root-owned 0600 poll.lock and last-poll.json in a
+# root-owned state dir; a root poll hands them over, the service user polls after it
+ST5=$T/state-legacy
+install -d -m 0700 "$ST5"
+printf '4242\n' > "$ST5/poll.lock"; printf '{"version":1}\n' > "$ST5/last-poll.json"
+chmod 600 "$ST5/poll.lock" "$ST5/last-poll.json"
+C5=$(conf legacy "$ST5")
+expect_exit 0 "legacy root-owned state: root poll" "$ETRNPOLL" -c "$C5" poll --no-hold
+check "... state dir and files now belong to etrnpoll" bash -c "[ -z \"\$(find '$ST5' ! -user etrnpoll)\" ]"
+expect_exit 0 "... and a service-user poll then takes the lock and polls" as_svc "$ETRNPOLL" -c "$C5" poll --no-hold
 
 # --- 3. the README's install, as the service user ------------------------------------------
 ST3=$T/state3
@@ -175,6 +243,11 @@ rc=0; "$ETRNPOLL" -c "$C4" check > "$T/c2.out" 2>&1 || rc=$?
 check "check as root with 0600 root files: exit $rc = 78" [ $rc = 78 ]
 check "... names the fix for the config" has "$T/c2.out" "run: chown root:etrnpoll $C4 && chmod 0640 $C4"
 check "... names the fix for the secret" has "$T/c2.out" "run: chown root:etrnpoll $T/etc/old.password && chmod 0640 $T/etc/old.password"
+chmod 0600 "$T/etc/ca.pem"
+rc=0; "$ETRNPOLL" -c "$C3" check > "$T/c5.out" 2>&1 || rc=$?
+check "check as root: a CA file only root can read is reported with the fix (exit $rc)" \
+    bash -c "[ $rc = 78 ] && grep -q 'as etrnpoll: CA file $T/etc/ca.pem: Permission denied; run: chmod 0644' '$T/c5.out'"
+chmod 0644 "$T/etc/ca.pem"
 chmod 0644 "$T/etc/old.password"
 rc=0; "$ETRNPOLL" -c "$C4" check > "$T/c3.out" 2>&1 || rc=$?
 check "others-readable secret refused (exit $rc) with the 0640 fix, not chmod 600" \
@@ -189,4 +262,5 @@ if command -v setfacl >/dev/null && setfacl -m u:nobody:r "$T/etc/relay.password
 else
     echo "     (ACL checks skipped: no setfacl (package acl) or no ACL support on $T)"
 fi
+check "the private service user was ours to the end" [ "$(id -u etrnpoll)" = $SUID ]
 finish

@@ -38,9 +38,30 @@ static void close_from(int lo)
         close(fd);
 }
 
+/* Children we had before the program started (e.g. a shell's process
+ * substitution that reads our stderr became our child when the shell
+ * exec'd us): never the program's, never killed. */
+static pid_t g_keep[64];
+static int g_nkeep;
+
+static int kept(pid_t p)
+{
+    for (int i = 0; i < g_nkeep; i++)
+        if (g_keep[i] == p)
+            return 1;
+    return 0;
+}
+
 /* Our children, as found in /proc (after the hook's leader is gone its
- * descendants are re-parented to us: we are a child subreaper). */
+ * descendants are re-parented to us: we are a child subreaper), except
+ * those we had before the program started. */
+static int list_children_all(pid_t *out, int max, int all);
 static int list_children(pid_t *out, int max)
+{
+    return list_children_all(out, max, 0);
+}
+
+static int list_children_all(pid_t *out, int max, int all)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -66,11 +87,20 @@ static int list_children(pid_t *out, int max)
         long ppid;
         if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
             continue;
-        if (ppid == (long)me)
+        if (ppid == (long)me && (all || !kept((pid_t)atol(de->d_name))))
             out[n++] = (pid_t)atol(de->d_name);
     }
     closedir(d);
     return n;
+}
+
+/* Reap the program's exited descendants (not the children we keep). */
+static void reap_listed(void)
+{
+    pid_t kids[256];
+    int n = list_children(kids, (int)ETP_ARRAY_LEN(kids));
+    for (int i = 0; i < n; i++)
+        waitpid(kids[i], NULL, WNOHANG);
 }
 
 /* Kill the program `leader` (already reaped or not) and everything it forked:
@@ -87,8 +117,7 @@ static int kill_tree(pid_t leader, int grace_ms)
         kill(kids[i], SIGTERM);
     int64_t until = now_ms() + grace_ms;
     while (now_ms() < until) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        reap_listed();
         if (list_children(kids, (int)ETP_ARRAY_LEN(kids)) == 0 && kill(-leader, 0) < 0)
             return n;
         usleep(20 * 1000);
@@ -101,14 +130,12 @@ static int kill_tree(pid_t leader, int grace_ms)
             kill(kids[i], SIGKILL);
         }
         left += n;
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        reap_listed();
         if (n == 0 && kill(-leader, 0) < 0)
             break;
         usleep(10 * 1000);
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+    reap_listed();
     return left;
 }
 
@@ -165,6 +192,8 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
     static int subreaper;
     if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
         subreaper = 1;
+    g_nkeep = 0;
+    g_nkeep = list_children_all(g_keep, (int)ETP_ARRAY_LEN(g_keep), 1);
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         log_err("%s: pipe: %s", tag, strerror(errno));
         return -1;
@@ -204,7 +233,8 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
     char buf[HOOK_OUT_LINE];
     size_t len = 0;
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    int timed_out = 0, open_pipe = 1;
+    int timed_out = 0, open_pipe = 1, reaped = 0;
+    int64_t drain_until = 0;
     int status = 0;
     for (;;) {
         if (open_pipe) {
@@ -213,8 +243,16 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
                 timed_out = 1;
                 break;
             }
+            /* the program itself is done but something it started still
+             * holds the pipe: read what is there, then end the rest */
+            if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
+                reaped = 1;
+                drain_until = now_ms() + 200;
+            }
+            if (reaped && now_ms() >= drain_until)
+                break;
             struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-            int n = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+            int n = poll(&p, 1, left > 100 ? 100 : (int)left);
             if (n > 0) {
                 ssize_t r = read(pfd[0], buf + len, sizeof buf - len);
                 if (r > 0) {
@@ -227,8 +265,7 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
             continue;
         }
         /* pipe closed: wait for exit, bounded */
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        if (reaped || waitpid(pid, &status, WNOHANG) == pid)
             break;
         if (now_ms() >= deadline || etp_abort) {
             timed_out = 1;

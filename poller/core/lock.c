@@ -25,6 +25,8 @@ static int lock_open(const char *state_dir, char *path, size_t pathsize, char *e
         return -1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+    if (fd < 0 && errno == EROFS)     /* flock() needs no write access: lock, poll, exit 73 */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         struct stat lst;

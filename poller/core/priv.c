@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,8 +83,8 @@ const char *priv_group_name(void)
 /* Does the ACL in buf give `perm` (4 read, 2 write) to a named user other
  * than root/su, or a named group other than root/sg?  1 yes (*who, *isgroup
  * set), 0 no, -1 malformed. */
-static int acl_foreign(const unsigned char *buf, size_t len, unsigned perm, uid_t su, gid_t sg,
-                       unsigned long *who, int *isgroup)
+int priv_acl_foreign(const unsigned char *buf, size_t len, unsigned perm, uid_t su, gid_t sg,
+                     unsigned long *who, int *isgroup)
 {
     if (len < 4 || (len - 4) % 8 != 0)
         return -1;
@@ -180,7 +179,7 @@ int priv_check_stat(const char *path, int fd, const struct stat *st, enum priv_k
     if (al > 0) {
         unsigned long who = 0;
         int isgroup = 0;
-        int r = acl_foreign(acl, (size_t)al, kind == PRIV_SECRET ? 4u : 2u, su, sg, &who, &isgroup);
+        int r = priv_acl_foreign(acl, (size_t)al, kind == PRIV_SECRET ? 4u : 2u, su, sg, &who, &isgroup);
         if (r != 0) {
             if (r < 0)
                 snprintf(err, errsize, "%s: %s has an ACL etrnpoll cannot read; run: setfacl -b %s",
@@ -314,10 +313,16 @@ static void hand_over_state_dir(const char *dir, uid_t uid, gid_t gid)
     close(dfd);
 }
 
+/* capget(2) through syscall(2), with the kernel's v3 layout spelled out
+ * here (no <linux/capability.h>, which musl toolchains may lack) */
+struct etp_cap_header { uint32_t version; int pid; };
+struct etp_cap_data { uint32_t effective, permitted, inheritable; };
+#define ETP_CAP_VERSION_3 0x20080522u
+
 static int no_capabilities(void)
 {
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-    struct __user_cap_data_struct d[2];
+    struct etp_cap_header h = { .version = ETP_CAP_VERSION_3, .pid = 0 };
+    struct etp_cap_data d[2];
     memset(d, 0, sizeof d);
     if (syscall(SYS_capget, &h, d) < 0)
         return 0;
@@ -394,17 +399,44 @@ static int check_ca_files(const struct etp_config *cfg)
 
 int priv_enter_poll(const struct etp_config *cfg)
 {
+    /* not root: we are the service user (cron, the units, the daemon's
+     * children), whatever passwd says about `user` */
     int rc = drop_common(cfg, 1);
     if (rc)
         return rc;
-    if (geteuid() != 0 || !g_svc.found)
-        priv_resolve(cfg);            /* names for messages; ids stay ours */
     return check_ca_files(cfg);
 }
 
 int priv_drop(const struct etp_config *cfg)
 {
     return drop_common(cfg, 0);
+}
+
+/* configured hook programs, the hooks dir and its POINT.d directories */
+static int check_hooks(const struct etp_config *cfg)
+{
+    int rc = 0;
+    char err[9000], path[4096 + 32];
+    char *const *progs[] = { cfg->hooks.pre_poll, cfg->hooks.post_poll, cfg->hooks.hold_done,
+                             cfg->hold.flush_argv };
+    int nprogs[] = { cfg->hooks.npre, cfg->hooks.npost, cfg->hooks.nhold, cfg->hold.nflush };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(progs); i++)
+        if (nprogs[i] > 0 && progs[i][0] && priv_check_path(progs[i][0], PRIV_CODE, err, sizeof err) < 0) {
+            log_err("%s", err);
+            rc = EX_CONFIG;
+        }
+    if (!cfg->hooks.dir)
+        return rc;
+    static const char *const points[] = { "", "/pre-poll.d", "/post-poll.d", "/hold-done.d" };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(points); i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", cfg->hooks.dir, points[i]);
+        if (stat(path, &st) == 0 && priv_check_stat(path, -1, &st, PRIV_CODE, err, sizeof err) < 0) {
+            log_err("%s", err);
+            rc = EX_CONFIG;
+        }
+    }
+    return rc;
 }
 
 /* ---- check ---------------------------------------------------------------- */
@@ -437,8 +469,16 @@ static int check_here(const struct etp_config *cfg)
         }
         secret_free(s);
     }
-    if (check_ca_files(cfg))
+    if (check_ca_files(cfg) || check_hooks(cfg))
         rc = EX_CONFIG;
+    /* what the service user must be able to read after the drop */
+    for (int i = 0; i < cfg->nrelays + cfg->nddns; i++) {
+        const char *ca = i < cfg->nrelays ? cfg->relays[i].ca_file : cfg->ddns[i - cfg->nrelays].ca_file;
+        if (ca && access(ca, R_OK) < 0) {
+            printf("as %s: CA file %s: %s; run: chmod 0644 %s\n", who, ca, strerror(errno), ca);
+            rc = EX_CONFIG;
+        }
+    }
     struct stat sst;
     if (stat(cfg->state_dir, &sst) < 0 && errno == ENOENT) {
         printf("as %s: state dir %s does not exist yet (the first poll creates it, or "
@@ -457,12 +497,13 @@ static int check_here(const struct etp_config *cfg)
 
 int priv_check_as_service(const struct etp_config *cfg)
 {
+    if (geteuid() != 0)
+        return check_here(cfg);       /* we are what the units will be */
     if (priv_resolve(cfg) < 0)
         return EX_CONFIG;
-    if (geteuid() != 0)
-        return check_here(cfg);
+    int rc = exit_worst(check_ca_files(cfg), check_hooks(cfg));
     if (!g_svc.found || g_svc.uid == 0)
-        return 0;
+        return rc;
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -475,15 +516,15 @@ int priv_check_as_service(const struct etp_config *cfg)
             hand_over_state_dir(cfg->state_dir, g_svc.uid, g_svc.gid);
         if (become(g_svc.uid, g_svc.gid, g_svc.user) < 0)
             _exit(EX_NOPERM);
-        int rc = check_here(cfg);
+        int hrc = check_here(cfg);
         fflush(stdout);
-        _exit(rc);
+        _exit(hrc);
     }
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
-    if (rc == 0)
+    int crc = WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE;
+    if (crc == 0)
         printf("as %s: configuration, secrets and state dir %s are usable\n", g_svc.user, cfg->state_dir);
-    return rc;
+    return exit_worst(rc, crc);
 }

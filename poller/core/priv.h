@@ -36,6 +36,12 @@ const char *priv_group_name(void);
  * ACL is read).  0 fine, -1 refused with "PATH: what is wrong; run: FIX" in err. */
 int priv_check_stat(const char *path, int fd, const struct stat *st, enum priv_kind kind,
                     char *err, size_t errsize);
+/* The POSIX ACL in buf (the kernel's system.posix_acl_access layout): does
+ * it give perm (4 read, 2 write) to a named user other than root/su or a
+ * named group other than root/sg (after the mask)?  1 yes (*who, *isgroup
+ * set), 0 no, -1 malformed.  Bounded by len; exported for the unit test. */
+int priv_acl_foreign(const unsigned char *buf, size_t len, unsigned perm, uid_t su, gid_t sg,
+                     unsigned long *who, int *isgroup);
 /* Same by path (lstat: a symbolic link is judged as what it points to only
  * for PRIV_TRUST, whose files are usually links into /etc/ssl). */
 int priv_check_path(const char *path, enum priv_kind kind, char *err, size_t errsize);

@@ -72,6 +72,11 @@ int state_dir_ready(const char *dir)
                 (unsigned)(st.st_mode & 07777), dir);
         return -1;
     }
+    if (access(dir, W_OK) < 0 && errno == EROFS) {
+        log_warn("state dir %s is on a read-only file system: polling, but the results "
+                 "cannot be recorded (exit 73)", dir);
+        return 0;
+    }
     if (access(dir, W_OK) < 0) {
         log_err("state dir %s is not writable by %s: %s; run: chown %s %s", dir, priv_user_name(),
                 strerror(errno), priv_user_name(), dir);

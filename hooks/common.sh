@@ -1,28 +1,23 @@
-#!/bin/sh
-# etrnpoll hook for ifupdown (Debian /etc/network/interfaces): install as
-# /etc/network/if-up.d/etrnpoll (root, mode 0755; run-parts skips names
-# with dots).
-#
-# ifup runs the scripts with IFACE, LOGICAL, ADDRFAM, METHOD, MODE=start,
-# PHASE=post-up and the stanza's options as IF_<OPTION> (IF_ADDRESS for a
-# static address).  With "inet" and "inet6" stanzas it runs twice; the poll
-# lock turns the second poll into a no-op.  See hooks/README.md.
-# ---- common part (identical in every etrnpoll hook) ------------------------
+# ---- common part (generated from hooks/common.sh; do not edit here) --------
 # etp_launch IFACE [LOCAL_ADDRESS]: start `etrnpoll poll` in the background,
 # detached (own session, no terminal, output to syslog via --syslog), and
 # return at once: the caller (pppd, NetworkManager, ...) does not wait.
-# /etc/default/etrnpoll (or $ETRNPOLL_DEFAULTS) may set:
-#   ETRNPOLL_HOOKS=no         disable all hooks (e.g. when the daemon runs)
+# Nothing happens until the admin enables the hooks in /etc/default/etrnpoll
+# (or $ETRNPOLL_DEFAULTS), see etc/default/etrnpoll and hooks/README.md:
+#   ETRNPOLL_HOOKS=yes        run polls from the link-up hooks (default no)
 #   ETRNPOLL_INTERFACES="ppp* wwan*"  only these interfaces (shell patterns)
 #   ETRNPOLL_CONFIG=/etc/etrnpoll.conf   ETRNPOLL_POLL_ARGS="--no-hold"
 #   ETRNPOLL=/usr/sbin/etrnpoll          the program (default: found on PATH)
+#   ETRNPOLL_HANGUP=no|done|always       after the poll: hang up IFACE (done:
+#                                        only when it exited 0), with
+#   ETRNPOLL_HANGUP_PROGRAM=@pkglibexecdir@/etrnpoll-hangup
 etp_launch() {
     etp_if=$1
     etp_addr=${2:-}
     etp_defaults=${ETRNPOLL_DEFAULTS:-/etc/default/etrnpoll}
     # shellcheck disable=SC1090
     [ -r "$etp_defaults" ] && . "$etp_defaults"
-    case ${ETRNPOLL_HOOKS:-yes} in [Nn][Oo]|[Ff][Aa][Ll][Ss][Ee]|0|[Oo][Ff][Ff]) return 0 ;; esac
+    case ${ETRNPOLL_HOOKS:-no} in [Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|1|[Oo][Nn]) ;; *) return 0 ;; esac
     case $etp_if in ''|lo|none|--all) return 0 ;; esac
     if [ -n "${ETRNPOLL_INTERFACES:-}" ]; then
         etp_match=
@@ -49,6 +44,16 @@ etp_launch() {
     set -- "$etp_bin" ${ETRNPOLL_CONFIG:+-c "$ETRNPOLL_CONFIG"} --syslog poll \
         --interface "$etp_if" ${etp_addr:+--local-address "$etp_addr"} --trigger hook \
         ${ETRNPOLL_POLL_ARGS:-}
+    # Hang-up: the hook runs as root, so it (not etrnpoll, which runs as the
+    # service user) ends the line once the poll has returned.
+    case ${ETRNPOLL_HANGUP:-no} in
+        done|always)
+            # shellcheck disable=SC2016
+            set -- /bin/sh -c 'etp_m=$1 etp_h=$2 etp_i=$3; shift 3; "$@"; etp_rc=$?
+                [ "$etp_m" = always ] || [ "$etp_rc" = 0 ] || exit 0
+                exec "$etp_h" "$etp_i"' etrnpoll-hook "$ETRNPOLL_HANGUP" \
+                "${ETRNPOLL_HANGUP_PROGRAM:-@pkglibexecdir@/etrnpoll-hangup}" "$etp_if" "$@" ;;
+    esac
     if command -v setsid >/dev/null 2>&1; then
         setsid "$@" </dev/null >/dev/null 2>&1 &
     else
@@ -57,8 +62,3 @@ etp_launch() {
     return 0
 }
 # ---- end of common part -----------------------------------------------------
-
-case ${MODE:-start} in start) ;; *) exit 0 ;; esac
-case ${PHASE:-post-up} in post-up) ;; *) exit 0 ;; esac
-etp_launch "${IFACE:-}" "${IF_ADDRESS:-}"
-exit 0
