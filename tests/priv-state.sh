@@ -70,7 +70,10 @@ ST=$T/state1
 install -d -m 0700 -o etrnpoll -g etrnpoll "$ST"
 C1=$(conf one "$ST")
 # symlinks to root-only files under every state name
-for n in ddns.json hold.json last-poll.json tls-isp.session; do as_svc ln -s "$T/root/secret.json" "$ST/$n"; done
+# the TLS cache file of relay "isp" at $R (poller/smtp/conn.c conn_tls_cache_name:
+# readable name + 16 hex digits of SHA-256(name, NUL, host))
+TLSC=tls-isp-$("$PY" -c 'import hashlib,sys; print(hashlib.sha256(b"isp\0" + sys.argv[1].encode()).hexdigest()[:16])' "$R").session
+for n in ddns.json hold.json last-poll.json $TLSC; do as_svc ln -s "$T/root/secret.json" "$ST/$n"; done
 # temporary files for 3000 pids (old names) and random names, all links to a root file
 as_svc bash -c "for p in \$(seq 2 3001); do ln -s '$T/root/shadow' '$ST/.last-poll.json.'\$p'.tmp'; done
                 ln -s '$T/root/shadow' '$ST/.ddns.json.AbC123.tmp'"
@@ -89,11 +92,11 @@ rm -f "$ST/poll.lock"
 rc=0; "$ETRNPOLL" -c "$C1" status > "$T/s1.out" 2>&1 || rc=$?
 check "status as root with a symlinked last-poll.json: refused, named" has "$T/s1.out" "last-poll.json is a symbolic link: ignored"
 check "... and nothing of the root file shown" hasnot "$T/s1.out" "ROOT-ONLY"
-rm -f "$ST/tls-isp.session"; ln "$T/root/secret.json" "$ST/tls-isp.session"
+rm -f "$ST/$TLSC"; ln "$T/root/secret.json" "$ST/$TLSC"
 rc=0; timeout 60 "$ETRNPOLL" -c "$C1" poll --no-hold > "$T/p2.out" 2>&1 || rc=$?
 check "root poll beside planted links: polls (exit $rc)" [ $rc = 0 ]
 check "... it ran as the service user" has "$T/p2.out" "running as user etrnpoll \\(uid $SUID"
-check "... the hard-linked TLS cache refused, named" has "$T/p2.out" "tls-isp.session is not readable by etrnpoll: ignored|tls-isp.session has more than one hard link"
+check "... the hard-linked TLS cache refused, named" has "$T/p2.out" "$TLSC is not readable by etrnpoll: ignored|$TLSC has more than one hard link"
 check "root-only files unchanged" [ "$(sha256sum "$T/root/secret.json" "$T/root/shadow")" = "$sum_before" ]
 check "no root-only content in any file of the state dir" \
     bash -c "! find '$ST' -type f -exec grep -l 'ROOT-ONLY' {} + | grep -q ."
@@ -104,11 +107,11 @@ check "last-poll.json now a regular file owned by etrnpoll, 0600" \
     [ "$(stat -c '%F %U %a' "$ST/last-poll.json")" = "regular file etrnpoll 600" ]
 check "poll.lock owned by etrnpoll" [ "$(stat -c %U "$ST/poll.lock")" = etrnpoll ]
 # FIFO as TLS cache
-rm -f "$ST/tls-isp.session"; as_svc mkfifo "$ST/tls-isp.session"
+rm -f "$ST/$TLSC"; as_svc mkfifo "$ST/$TLSC"
 t0=$(ms_now); rc=0; timeout 60 "$ETRNPOLL" -c "$C1" poll --no-hold > "$T/p3.out" 2>&1 || rc=$?
 el=$(( $(ms_now) - t0 ))
 check "FIFO TLS cache: poll does not hang ($el ms) and polls (exit $rc)" [ $rc = 0 ] && [ $el -lt 20000 ]
-check "... the FIFO is refused by name" has "$T/p3.out" "tls-isp.session is not a regular file"
+check "... the FIFO is refused by name" has "$T/p3.out" "$TLSC is not a regular file"
 # lock held by the attacker (no etrnpoll process)
 as_svc flock "$ST/poll.lock" sleep 30 &
 HP=$!; on_exit "kill $HP"
@@ -187,7 +190,7 @@ if wait_for 8 grep -q '^#1 C ETRN' "$FTRANS"; then
     rc=0; as_svc "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d2.out" 2>&1 || rc=$?
     check "service-user poll during the daemon's poll: exit $rc, 'another poll is running'" \
         bash -c "[ $rc = 0 ] && grep -q 'another poll is running' '$T/d2.out'"
-    wait_for 10 grep -q 'poll finished' "$T/daemon.log"
+    wait_for 10 grep -q 'poll finished: exit' "$T/daemon.log"
     check "the daemon's poll finished (exit 0)" grep -q 'poll finished: exit 0' "$T/daemon.log"
     # now a root poll holds the lock (slow pre-poll hook) and the daemon is asked to poll
     "$ETRNPOLL" -c "$C2" poll --no-hold > "$T/d3.out" 2>&1 &
