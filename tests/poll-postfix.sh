@@ -92,6 +92,18 @@ renames=$(grep -n 'rename(.*tls-isp[^"]*\.session"' "$T/resume.strace" | cut -d:
 check "the TLS cache is written once, after the last send (QUIT) (sends end at line $last_send, cache renames at lines: $renames)" \
     bash -c "set -- $renames; [ \$# = 1 ] && [ \$1 -gt ${last_send:-999999} ]"
 
+# two relays whose names differed only by "/" vs "_" shared one ticket file
+# (tls-a_b.session); now each has its own
+cat > "$T/twins.conf" <<C
+ehlo-name = "gw.example.test"
+state-dir = "$T/state-twins"
+relay "a/b" { host = "$R" ca-file = "$RD/ca/ca.pem" username = "etrn@relay.test" password-file = "$RD/password" domains = { "example.test" } }
+relay "a_b" { host = "$R" ca-file = "$RD/ca/ca.pem" username = "etrn@relay.test" password-file = "$RD/password" domains = { "example.test" } }
+C
+expect_exit 0 "poll of relays \"a/b\" and \"a_b\"" "$ETRNPOLL" -c "$T/twins.conf" poll --no-hold 2> "$T/twins.err"
+check "relays a/b and a_b get one TLS cache file each ($(ls "$T/state-twins" | grep -c 'session$'))" \
+    [ "$(ls "$T/state-twins" | grep -c '^tls-.*\.session$')" = 2 ]
+
 # --- 2c. the default mechanism inside verified TLS: PLAIN with an initial
 # response, one round trip (issue 13; was CRAM-MD5, two round trips)
 check "default auth-mechanisms against Postfix: PLAIN ($(json relays.0.auth "$SJ"))" [ "$(json relays.0.auth "$SJ")" = PLAIN ]

@@ -617,6 +617,7 @@ void *conn_tls_session_data(struct conn *c, size_t *len)
         memcpy(copy, d.data, d.size);
         *len = d.size;
     }
+    secure_wipe(d.data, d.size);       /* the resumption secret */
     gnutls_free(d.data);
     return copy;
 }

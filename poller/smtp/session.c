@@ -217,6 +217,8 @@ static void session_close(struct session *s, int quit)
         size_t len = 0;
         void *d = conn_tls_session_data(&s->c, &len);
         if (d) {
+            if (s->tls_resume)
+                secure_wipe(s->tls_resume, s->tls_resume_len);   /* holds a resumption secret */
             free(s->tls_resume);
             s->tls_resume = d;
             s->tls_resume_len = len;
