@@ -198,6 +198,23 @@ check "state in /var/lib/etrnpoll, owned by etrnpoll" \
     test "$(stat -c %U /var/lib/etrnpoll/last-poll.json 2>/dev/null)" = etrnpoll
 check "etrnpoll status (as etrnpoll) reads it" as_etrnpoll /usr/sbin/etrnpoll status
 
+# reinstall (what an upgrade does to the maintainer scripts): the admin's
+# configuration and modes stay, the units stay disabled
+cp -p /etc/etrnpoll.conf "$T/conf.admin"
+chmod 0600 /etc/etrnpoll.conf   # an admin's own choice of mode
+if DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold "$deb" > "$T/reinstall.log" 2>&1; then
+    ok "reinstall (dpkg -i again)"
+else
+    cat "$T/reinstall.log"; bad "reinstall (dpkg -i again)"
+fi
+check "reinstall kept the admin's /etc/etrnpoll.conf" cmp -s /etc/etrnpoll.conf "$T/conf.admin"
+check "reinstall kept the admin's mode 600 ($(mode /etc/etrnpoll.conf))" test "$(mode /etc/etrnpoll.conf)" = "600 root:etrnpoll"
+chmod 0640 /etc/etrnpoll.conf
+check "reinstall kept /etc/etrnpoll/ and its files ($(mode /etc/etrnpoll))" \
+    test "$(mode /etc/etrnpoll)" = "750 root:etrnpoll" -a -f /etc/etrnpoll/relay.password
+links=$(find /etc/systemd/system -name 'etrnpoll*' 2>/dev/null | tr '\n' ' ')
+check "reinstall: units still not enabled (${links:-none})" test -z "$links"
+
 # --- 5. purge ------------------------------------------------------------------
 rm -f /etc/etrnpoll/relay.password /etc/etrnpoll/relay-ca.pem   # the admin's files
 if dpkg --purge etrnpoll > "$T/purge.log" 2>&1; then installed=0; ok "dpkg --purge etrnpoll"
