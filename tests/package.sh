@@ -36,7 +36,12 @@ had_group=0; getent group etrnpoll >/dev/null && had_group=1
 installed=0
 cleanup_pkg() {
     [ $installed = 1 ] && dpkg --purge etrnpoll >/dev/null 2>&1
-    [ $had_user = 0 ] && getent passwd etrnpoll >/dev/null && userdel etrnpoll
+    if [ $had_user = 0 ] && getent passwd etrnpoll >/dev/null; then
+        # userdel refuses while a process runs with the uid (on a shared
+        # machine that can be another test's private user): retry, then force
+        local i; for i in 1 2 3 4 5 6 7 8 9 10; do userdel etrnpoll 2>/dev/null && break; sleep 1; done
+        getent passwd etrnpoll >/dev/null && userdel -f etrnpoll
+    fi
     [ $had_group = 0 ] && getent group etrnpoll >/dev/null && groupdel etrnpoll
     true
 }
