@@ -3,9 +3,12 @@
  * end is sticky and consistent with its rule; counters and the summary stay
  * bounded; times never go backwards (also in events).
  *
- * Input: 8 bytes of parameters, then snapshots:
+ * Input: 8 bytes of parameters (the 8th: bit0 adaptive quiet, bit1 a
+ * learned connect-back bound, bits 2-7 how many quiet ends to confirm),
+ * then snapshots:
  *   [dt lo][dt hi][n] then n connections of 4 bytes each:
- *   [flags: bit0 outbound, bit1 open, bit2 IPv6, bit3 bytes unknown]
+ *   [flags: bit0 outbound, bit1 open, bit2 IPv6, bit3 bytes unknown,
+ *    bit4 SYN-RECV (with open)]
  *   [id] (cookie/port/address from it, so connections recur) [bytes lo/hi]
  * dt with the top bit set goes backwards (the machine must clamp). */
 #include "fuzz.h"
@@ -43,7 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.wait_outbound = f & 1;
     p.nothing_queued = (f >> 1) & 1;
     int abort_at = (f >> 2) & 63;     /* abort after that many steps (63 = never) */
-    fz_u8(&in);
+    unsigned g = fz_u8(&in);
+    if (g & 1)
+        p.quiet_max_ms = p.quiet_ms * 6;
+    if (g & 2)
+        p.contact_bound_ms = p.first_contact_ms / 3;
+    int confirm_left = (int)(g >> 2);
     ev_last_t = 0;
     ev_new = ev_closed = 0;
     hold_sm_init(sm, &p, on_ev, NULL);
@@ -67,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memset(c, 0, sizeof *c);
             c->outbound = fl & 1;
             c->open = (fl >> 1) & 1;
+            c->syn = c->open && (fl & 16);
             c->family = (fl & 4) ? AF_INET6 : AF_INET;
             c->laddr[0] = 127;
             c->raddr[0] = 127;
@@ -89,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(sm->ntrack <= HOLD_SM_MAX_TRACK);
         FZ_CHECK(sm->npeers >= 0 && sm->npeers <= HOLD_SM_MAX_PEERS);
         FZ_CHECK(sm->open_in >= 0 && sm->open_out >= 0 && sm->seen_in >= 0);
+        FZ_CHECK(sm->quiet_ms >= p.quiet_ms);
+        FZ_CHECK(sm->quiet_ms <= (p.quiet_max_ms > p.quiet_ms ? p.quiet_max_ms : p.quiet_ms));
         if (end != HOLD_NOT_RUN) {
             FZ_CHECK(e == end);                          /* sticky */
             continue;
@@ -107,7 +118,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case HOLD_QUIET:
             FZ_CHECK(sm->seen_in > 0 && sm->open_in == 0);
-            FZ_CHECK(sm->last_t - sm->last_in_ms >= p.quiet_ms);
+            if (sm->confirmed)
+                FZ_CHECK(sm->confirms > 0 && sm->last_t >= sm->confirm_until);
+            else
+                FZ_CHECK(sm->last_t - sm->last_in_ms >= sm->quiet_ms);
+            break;
+        case HOLD_EMPTY:
+            FZ_CHECK(sm->seen_in == 0 && p.contact_bound_ms > 0);
+            FZ_CHECK(sm->last_t >= p.contact_bound_ms && sm->last_t < p.first_contact_ms);
             break;
         case HOLD_NO_CONTACT:
             FZ_CHECK(sm->seen_in == 0 && sm->last_t >= p.first_contact_ms);
@@ -123,6 +141,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (p.wait_outbound && e != HOLD_MAX && e != HOLD_ABORTED)
             FZ_CHECK(sm->open_out == 0);
+        if (e == HOLD_QUIET && !sm->confirmed && confirm_left > 0) {
+            confirm_left--;
+            int before = sm->confirms;
+            hold_sm_confirming(sm, (int64_t)(g & 0xf0) * 10);
+            FZ_CHECK(sm->end == HOLD_NOT_RUN && sm->confirms == before + 1);
+            end = HOLD_NOT_RUN;
+        }
     }
     struct hold_summary s;
     memset(&s, 0xa5, sizeof s);

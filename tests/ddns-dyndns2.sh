@@ -92,6 +92,9 @@ ddns gw {
   address-source = "url"
   check-ip-url = "http://$A:$DP_dd/checkip"
   timeout = 10
+  # documentation addresses from a plain-http check-IP server, on purpose
+  on-private-address = "warn"
+  trust-http-check-ip = yes
 $dl}
 C
     echo "$T/$name.conf"
@@ -302,6 +305,25 @@ poll "$T/skip.log" "$C11" -a 192.168.1.5
 check "private address with skip: no request" [ "$(updates)" = "$u0" ]
 check "private address with skip: explained" has "$T/skip.log" 'is private .*on-private-address = skip'
 check "private address with skip: ETRN still sent" has "$T/skip.log" '> ETRN example.test'
+ctl -d reset=1 >/dev/null
+
+# ---------------------------------------------------------------- 9b. 20 long host names
+# 20 names of 204 characters: the update URL is about 4.2 KB.  It must go
+# out whole (all 20 names and myip), never cut at 4095 bytes.
+L60=$(printf 'x%.0s' $(seq 60)) L63=$(printf 'y%.0s' $(seq 63)) L63z=$(printf 'z%.0s' $(seq 63))
+LONG=""
+for i in $(seq -w 1 20); do
+    h="h$i$L60.$L63.$L63z.$ZONE"
+    ctl -d "add_host=$h" >/dev/null
+    LONG="$LONG${LONG:+,}$h"
+done
+ctl -d nat_ip=203.0.113.61 >/dev/null
+C12=$(conf long "hostname = \"$LONG\"")
+poll "$T/long.log" "$C12" -a 192.168.1.5
+check "20 long names: the request carried all 20 names" [ "$(last_update hosts | "$PY" -c 'import ast,sys; print(len(ast.literal_eval(sys.stdin.read())))')" = 20 ]
+check "20 long names: myip was sent (not cut off)" [ "$(last_update params.myip)" = 203.0.113.61 ]
+check "20 long names: the server set every one" [ "$(last_update dns_changed | "$PY" -c 'import ast,sys; print(len(ast.literal_eval(sys.stdin.read())))')" = 20 ]
+check "20 long names: DNS serves the last one" [ "$(q "h20$L60.$L63.$L63z.$ZONE" A)" = 203.0.113.61 ]
 ctl -d reset=1 >/dev/null
 
 # ---------------------------------------------------------------- 10. secrets and status

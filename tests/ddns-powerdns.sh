@@ -129,6 +129,8 @@ ddns gw {
   hostname = "gw.$ZONE"
   password-file = "$PD/api-key"
   ttl = 30
+  # the test publishes documentation and loopback addresses on purpose
+  on-private-address = "warn"
 $dl}
 C
     echo "$T/$name.conf"
@@ -206,7 +208,7 @@ VER=$("$ETRNPOLL" -V | head -1 | awk '{print $2}')
 check "User-Agent is etrnpoll/$VER" grep -q "\"ua\": \"etrnpoll/$VER\"" "$T/api.log"
 check "ETRN was sent" has "$T/poll1.log" '> ETRN example.test'
 check "wait-server: etrnpoll saw PowerDNS serve the new address" has "$T/poll1.log" "serves gw.$ZONE A 198.51.100.77"
-check "warned that 198.51.100.77 is not reachable" has "$T/poll1.log" 'the relay cannot connect back to this address; ETRN will not deliver'
+check "warned that 198.51.100.77 is not reachable" has "$T/poll1.log" 'is reserved for documentation .*the relay cannot connect back to it; ETRN will not deliver; published anyway \(on-private-address = warn\)'
 T_PATCH=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1]) if "PATCH" in l][0]["ts"])' "$T/api.log")
 T_SERVED=$(ts_of "$T/poll1.log" "serves gw.$ZONE A")
 T_ETRN=$(ts_of "$T/poll1.log" '> ETRN ')
@@ -350,6 +352,7 @@ ddns api {
   headers = { "X-API-Key: {secret}", "Content-Type: application/json" }
   body = "{\\"rrsets\\": [{\\"name\\": \\"{hostname}.\\", \\"type\\": \\"{type}\\", \\"ttl\\": 60, \\"changetype\\": \\"REPLACE\\", \\"records\\": [{\\"content\\": \\"{ip}\\", \\"disabled\\": false}]}]}"
   success-status = { 204, 204 }
+  on-private-address = "warn"
 }
 C
 expect_exit 0 "custom: etrnpoll check accepts the templates" "$ETRNPOLL" -c "$T/custom.conf" check

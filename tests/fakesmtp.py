@@ -116,6 +116,9 @@ SCENARIOS  (--scenario NAME or NAME:ARG; ARG sets the option in brackets)
   stall-etrn[:N]       never answer the Nth ETRN (--at, default 1) or anything
                        after it
   slow-greeting[:S]    greeting after S seconds (--delay, default 5)
+  scram / scram-no-final / scram-bad-final   AUTH SCRAM-SHA-256 (advertise it
+                       with --auth-mechs): server-final "v=" correct / left
+                       out (235 right after the client proof) / wrong
   Adding one: subclass Dialogue, override fault() (or caps()/cmd_X()), and
   register it with @scenario(name, doc, where=..., at=..., arg=...).
 
@@ -815,6 +818,69 @@ class BadCode(Dialogue):
         return BAD_CODE[self.o.variant](data[:3], data)
 
 
+class Scram(Dialogue):
+    """AUTH SCRAM-SHA-256 (RFC 5802/7677) against --user/--password, then
+    (variant) the server-final message as it should be, missing, or wrong.
+    Advertise it with --auth-mechs "SCRAM-SHA-256 ..."; PLAIN/LOGIN as usual."""
+    final = "good"      # good | none (235 without "v=") | bad (wrong "v=")
+
+    def cmd_AUTH(self, arg):
+        parts = arg.split()
+        if not parts or parts[0].upper() != "SCRAM-SHA-256":
+            return super().cmd_AUTH(arg)
+        import hashlib
+        import hmac
+        if not self.greeted or self.authed or not self.offers("AUTH"):
+            return self.reply("error", b"503 5.5.1 Error: bad sequence\r\n")
+        first = self.decode(parts[1].encode("latin-1")) if len(parts) > 1 else None
+        if len(parts) > 1:
+            self.log_sasl(parts[1].encode("latin-1"))
+        if first is None:
+            resp = self.challenge(b"")
+            first = None if resp is None else self.decode(resp)
+            if first is None:
+                return None
+        bare = first.split(b",", 2)[2] if first.count(b",") >= 2 else b""
+        attrs = dict(a.split(b"=", 1) for a in bare.split(b",") if b"=" in a)
+        cnonce = attrs.get(b"r", b"")
+        salt, iters = os.urandom(16), 4096
+        nonce = cnonce + base64.b64encode(os.urandom(18))
+        sfirst = b"r=" + nonce + b",s=" + base64.b64encode(salt) + b",i=%d" % iters
+        resp = self.challenge(sfirst)
+        cfinal = None if resp is None else self.decode(resp)
+        if cfinal is None:
+            return None
+        without_proof, _, proof = cfinal.rpartition(b",p=")
+        pw = (self.o.password or "").encode()
+        salted = hashlib.pbkdf2_hmac("sha256", pw, salt, iters)
+        ckey = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+        stored = hashlib.sha256(ckey).digest()
+        authmsg = bare + b"," + sfirst + b"," + without_proof
+        csig = hmac.new(stored, authmsg, hashlib.sha256).digest()
+        want = base64.b64encode(bytes(a ^ b for a, b in zip(ckey, csig)))
+        user = attrs.get(b"n", b"")
+        if proof != want or user != (self.o.user or "").encode() or b"r=" + nonce not in cfinal:
+            return self.reply("auth", b"535 5.7.8 Error: authentication failed: authentication failure\r\n")
+        skey = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+        ssig = hmac.new(skey, authmsg, hashlib.sha256).digest()
+        if self.final == "bad":
+            ssig = bytes(b ^ 0x5A for b in ssig)
+        if self.final == "none":
+            self.log("EVENT", "235 without server-final")
+        else:
+            resp = self.challenge(b"v=" + base64.b64encode(ssig))
+            if resp is None:
+                return None
+        self.authed = True
+        return self.reply("auth", b"235 2.7.0 Authentication successful\r\n")
+
+
+scenario("scram", "AUTH SCRAM-SHA-256 with a correct server-final (use --auth-mechs)", base=Scram)
+scenario("scram-no-final", "AUTH SCRAM-SHA-256: 235 right after the client proof, no server-final v=",
+         base=Scram, final="none")
+scenario("scram-bad-final", "AUTH SCRAM-SHA-256: a wrong server signature in v=", base=Scram, final="bad")
+
+
 # ------------------------------------------------------------------- server
 class Server:
     def __init__(self, opts, cls):
@@ -828,6 +894,8 @@ class Server:
         vers = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
                 "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        if o.tls_ciphers:   # before loading: "@SECLEVEL=0" admits a 1024-bit RSA key
+            ctx.set_ciphers(o.tls_ciphers)
         ctx.load_cert_chain(o.tls_cert, o.tls_key or o.tls_cert)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)

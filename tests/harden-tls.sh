@@ -166,6 +166,45 @@ check "self-signed: explained" has "$T/self.err" 'not valid for|signer|not trust
 no_auth self
 hstop
 
+# --- 1b. key purpose and key size (issue 15) ---------------------------------
+# Same CA, same name, right dates: only the extended key usage differs
+# (clientAuth only / emailProtection only), or the key is 1024-bit RSA.
+# mkcert NAME TEMPLATE-LINES... [--rsa BITS]: a certificate for $A from the test CA
+mkcert() {
+    local name=$1; shift
+    local keyopt="--key-type=ecdsa"
+    { echo "cn = \"$A\""; echo "ip_address = \"$A\""; echo "expiration_days = 30"
+      for l in "$@"; do case $l in --rsa=*) ;; *) echo "$l";; esac; done; } > "$T/ca/$name.tmpl"
+    for l in "$@"; do case $l in --rsa=*) keyopt="--key-type=rsa --bits=${l#--rsa=}";; esac; done
+    certtool --generate-privkey $keyopt --outfile "$T/ca/$name.key" >/dev/null 2>&1
+    certtool --generate-certificate --load-privkey "$T/ca/$name.key" --load-ca-certificate "$T/ca/ca.pem" \
+        --load-ca-privkey "$T/ca/ca.key" --template "$T/ca/$name.tmpl" --outfile "$T/ca/$name.pem" >/dev/null 2>&1
+    [ -s "$T/ca/$name.pem" ] || { echo "certtool failed for $name"; return 1; }
+}
+mkcert eku-client tls_www_client signing_key encryption_key
+mkcert eku-email email_protection_key signing_key encryption_key
+mkcert eku-server tls_www_server signing_key encryption_key --rsa=2048
+mkcert rsa1024 tls_www_server signing_key encryption_key --rsa=1024
+check "test certificates: clientAuth only" bash -c "certtool -i --infile '$T/ca/eku-client.pem' | grep -A2 'Key Purpose' | grep -q 'TLS WWW Client' && ! certtool -i --infile '$T/ca/eku-client.pem' | grep -q 'TLS WWW Server'"
+check "test certificates: 1024-bit RSA" bash -c "certtool -i --infile '$T/ca/rsa1024.pem' | grep -q 'Modulus (bits 1024)'"
+for e in client email; do
+    case $e in client) what="only clientAuth";; email) what="only emailProtection";; esac
+    hfake eku-$e normal --tls-cert "$T/ca/eku-$e.pem" --tls-key "$T/ca/eku-$e.key"
+    C=$(conf eku-$e); poll eku-$e 76 "certificate whose extended key usage is $what is refused before AUTH" "$C"
+    check "eku $e: explained (key purpose)" has "$T/eku-$e.err" 'not valid for .*(purpose|usage)'
+    no_auth "eku $e"
+    hstop
+done
+hfake eku-server normal --tls-cert "$T/ca/eku-server.pem" --tls-key "$T/ca/eku-server.key"
+C=$(conf eku-server); poll eku-server 0 "control: the same CA's serverAuth certificate (RSA 2048) is accepted" "$C"
+hstop
+hfake rsa1024 normal --tls-cert "$T/ca/rsa1024.pem" --tls-key "$T/ca/rsa1024.key" --tls-ciphers 'DEFAULT:@SECLEVEL=0'
+C=$(conf rsa1024); poll rsa1024 76 "1024-bit RSA server key is refused (verification profile medium)" "$C"
+check "rsa1024: explained" has "$T/rsa1024.err" 'not valid for .*(insecure|weak|security|profile)'
+no_auth rsa1024
+C=$(conf rsa1024-ok 'tls-allow-weak-keys = yes'); poll rsa1024-ok 0 "... accepted with the documented opt-out tls-allow-weak-keys = yes" "$C"
+hstop
+
 # --- 2. pins ------------------------------------------------------------------
 # spki_pin CERT: base64 SHA-256 of the certificate's SubjectPublicKeyInfo
 spki_pin() { certtool --pubkey-info --load-certificate "$1" --outder 2>/dev/null |
@@ -248,6 +287,57 @@ for d in 0 0.2; do
     no_auth "injection ${d}s"
     hstop
 done
+
+# --- 7. SCRAM mutual authentication cannot be skipped (issue 15) ---------------------------
+# A relay that answers 235 without the server-final "v=" has not proved it
+# knows the password: refused before ETRN.  A wrong "v=" too.  The
+# correct exchange works (the control).
+for sc in scram scram-no-final scram-bad-final; do
+    hfake $sc $sc --auth-mechs "SCRAM-SHA-256 PLAIN"
+    C=$(conf $sc 'auth-mechanisms = { "SCRAM-SHA-256", "PLAIN" }')
+    case $sc in
+    scram)
+        poll $sc 0 "SCRAM-SHA-256 with the server's proof: accepted" "$C"
+        check "scram: SCRAM was the mechanism (listed first by the admin)" [ "$(json relays.0.auth "$T/state-$sc/last-poll.json")" = SCRAM-SHA-256 ]
+        check "scram: the client checked v= and answered it (the empty final response)" has "$FTRANS" '^#1 T $' ;;
+    scram-no-final)
+        poll $sc 76 "SCRAM-SHA-256: 235 without the server-final v= is refused" "$C"
+        check "scram-no-final: the relay really skipped v=" has "$FTRANS" 'EVENT 235 without server-final'
+        check "scram-no-final: explained" has "$T/$sc.err" 'answered 235 before the SCRAM-SHA-256 exchange was complete.*v='
+        check "scram-no-final: not reported as authenticated" hasnot "$T/$sc.err" 'authenticated as'
+        check "scram-no-final: no ETRN sent" hasnot "$FTRANS" '^#[0-9]+ [CT] ETRN' ;;
+    scram-bad-final)
+        poll $sc 76 "SCRAM-SHA-256: a wrong server signature is refused" "$C"
+        check "scram-bad-final: no ETRN sent" hasnot "$FTRANS" '^#[0-9]+ [CT] ETRN' ;;
+    esac
+    hstop
+done
+
+# --- 8. port 465 and tls = starttls; implicit TLS against a plain port (issue 11) ---------------
+# An implicit-TLS server on 465 waits silently for a ClientHello: after 5 s
+# without a greeting on port 465 the poll says what is probably wrong
+# (instead of 300 s of silence and "greeting failed: timed out").
+hfake p465 normal --implicit-tls --port 465
+C=$(conf p465 'timeouts { greeting = 60 }')
+t0=$(date +%s%N); rc=0
+timeout 30 "$ETRNPOLL" -c "$C" poll --no-hold > "$T/p465.out" 2> "$T/p465.err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "465 with tls = starttls: fails (exit $rc = 75) after the short greeting wait, not the greeting time-out of 60 s ($ms ms)" \
+    bash -c "[ $rc = 75 ] && [ $ms -ge 4500 ] && [ $ms -lt 9000 ]"
+check "465 with tls = starttls: says it probably expects implicit TLS" has "$T/p465.err" 'no greeting .* on port 465: this port probably expects implicit TLS \(tls = implicit\)'
+hstop
+hfake p465ok normal --implicit-tls --port 465
+C=$(conf p465ok 'tls = implicit'); poll p465ok 0 "control: port 465 with tls = implicit" "$C"
+hstop
+# the reverse: implicit TLS against a plain SMTP server whose greeting comes
+# a little late (so it arrives after our ClientHello, inside the handshake)
+hfake implate slow-greeting --delay 0.3
+C=$(conf implate 'tls = implicit'); poll implate 76 "implicit TLS against a plain SMTP port (late greeting)" "$C"
+check "implicit vs plain: a clear message naming the plain SMTP answer" has "$T/implate.err" 'answered the TLS handshake in plain SMTP \("220 fake\.test ESMTP"\): it is not an implicit-TLS .*tls = starttls'
+check "implicit vs plain: no raw GnuTLS error text" hasnot "$T/implate.err" 'unexpected TLS packet|An unexpected|TLS handshake with .* failed'
+no_auth implate
+hstop
+check "implicit vs plain (prompt greeting): clear message too" has "$T/impplain.err" 'not an implicit-TLS'
 
 check "password never in any output" bash -c "! grep -l 'fake-secret' $T/*.err $T/*.out"
 finish

@@ -24,7 +24,7 @@ fi
 TEST="check clang libclang-rt-14-dev gnutls-bin
   postfix sasl2-bin libsasl2-modules pdns-server pdns-backend-sqlite3 sqlite3
   bind9-dnsutils iproute2 util-linux python3 valgrind msmtp procps psmisc time
-  musl-tools debhelper lintian fakeroot dpkg-dev adduser"
+  musl-tools debhelper lintian fakeroot dpkg-dev adduser acl strace"
 missing=""
 for p in $(sh tests/build-deps.sh --list) $TEST; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -205,11 +205,24 @@ d_start p3 "$CONF"
 tun_start "$C" ppp0
 ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
 ip -n "$C" link set ppp0 up
+t0=$(ms_now)
 ip -n "$C" route replace default dev ppp0
-check "ppp0 up: poll after settle, stalled at ETRN" wait_for 6 grep -q '^#1 C ETRN' "$FTRANS"
-check "log: ppp0 usable (operstate UNKNOWN is fine)" has "$DLOG" 'link ppp0 usable \(10\.64\.0\.2, default route\)'
+check "ppp0 up: poll, stalled at ETRN" wait_for 6 grep -q '^#1 C ETRN' "$FTRANS"
+EL=$(( $(ms_now) - t0 ))
+check "point-to-point link with address and route: no settle (first ETRN after $EL ms, settle is 1 s)" [ "$EL" -lt 900 ]
+check "log: ppp0 usable (operstate UNKNOWN is fine), polling at once" has "$DLOG" 'link ppp0 usable \(10\.64\.0\.2, default route\) — polling now'
 tun_stop
 within 1000 "ppp0 hang-up during a poll: poll ended" grep -q 'poll stopped (link down)' "$DLOG"
+# a redial right after the hang-up is a flap: settle applies again
+wait_for 6 grep -q '^#1 CLOSE' "$FTRANS"
+tun_start "$C" ppp0
+ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
+ip -n "$C" link set ppp0 up
+t0=$(ms_now)
+ip -n "$C" route replace default dev ppp0
+check "redial within a minute of the hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
+EL=$(( $(ms_now) - t0 ))
+check "... after settle, the link flapped ($EL ms >= 900)" [ "$EL" -ge 900 ]
 d_stop
 ip -n "$C" route replace default via "$RELAY" dev wan0
 fake_ns_stop

@@ -71,6 +71,33 @@ check "status shows no secret" hasnot "$T/status.out" "$PW"
 expect_exit 0 "second poll (nothing queued)" "$ETRNPOLL" -c "$C1" poll --no-hold 2> "$T/poll2.err"
 check "second poll resumed the TLS session" [ "$(json relays.0.tls_resumed "$SJ")" = true ]
 
+# --- 2b. resumption on every poll (issue 13): after a resumed TLS 1.3
+# session Postfix sends no new ticket; the previous one must be kept, so
+# five polls in a row are full, resumed, resumed, resumed, resumed (was:
+# full, resumed, full, resumed, full).
+CR=$(conf resume 'domains = { "example.test" }')
+seq=""
+for i in 1 2 3 4 5; do
+    "$ETRNPOLL" -c "$CR" -v poll --no-hold > /dev/null 2> "$T/resume$i.err" || true
+    seq="$seq $(json relays.0.tls_resumed "$T/state-resume/last-poll.json")"
+done
+check "five polls in a row: every poll after the first resumed TLS (got:$seq)" [ "$seq" = " false true true true true" ]
+check "resumed polls used TLS 1.3 (tickets, not session IDs)" has "$T/resume5.err" 'TLS \(TLS1\.3\).*session resumed'
+check "one TLS cache file, named after the relay plus a hash" bash -c "ls '$T/state-resume' | grep -cE '^tls-isp-[0-9a-f]{16}\.session\$' | grep -qx 1"
+# the cache is written once per poll, after QUIT went out (was: between the
+# ETRN reply and QUIT, with an fsync on the critical path, and once more after)
+strace -f -qq -e trace=sendto,sendmsg,writev,rename -o "$T/resume.strace" "$ETRNPOLL" -c "$CR" poll --no-hold 2>/dev/null
+last_send=$(grep -nE '(sendto|sendmsg|writev)\(' "$T/resume.strace" | tail -1 | cut -d: -f1)
+renames=$(grep -n 'rename(.*tls-isp[^"]*\.session"' "$T/resume.strace" | cut -d: -f1 | tr '\n' ' ')
+check "the TLS cache is written once, after the last send (QUIT) (sends end at line $last_send, cache renames at lines: $renames)" \
+    bash -c "set -- $renames; [ \$# = 1 ] && [ \$1 -gt ${last_send:-999999} ]"
+
+# --- 2c. the default mechanism inside verified TLS: PLAIN with an initial
+# response, one round trip (issue 13; was CRAM-MD5, two round trips)
+check "default auth-mechanisms against Postfix: PLAIN ($(json relays.0.auth "$SJ"))" [ "$(json relays.0.auth "$SJ")" = PLAIN ]
+check "PLAIN took one round trip: AUTH with initial response, then 235, no 334" \
+    bash -c "grep -A1 '> AUTH PLAIN <initial response redacted>' '$T/poll1.err' | tail -1 | grep -q '< 235' && ! grep -q '< 334' '$T/poll1.err'"
+
 # --- 3. every SASL mechanism Postfix/Cyrus offers ----------------------------
 for m in CRAM-MD5 PLAIN LOGIN; do
     Cm=$(conf mech-$m "auth-mechanisms = { \"$m\" }" 'domains = { "example.test" }')

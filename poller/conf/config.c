@@ -1,8 +1,11 @@
 /* config.c — libconfuse schema, defaults and validation. */
 #include "conf/config.h"
+#include "core/priv.h"
 #include "smtp/conn.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/netaddr.h"
+#include "ddns/ddns.h"
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>
@@ -34,7 +37,8 @@ static cfg_opt_t relay_opts[] = {
     CFG_STR("ca-file", NULL, CFGF_NONE),
     CFG_STR("tls-name", NULL, CFGF_NONE),
     CFG_STR_LIST("pin-sha256", NULL, CFGF_NONE),
-    CFG_STR_LIST("auth-mechanisms", "{SCRAM-SHA-256,CRAM-MD5,PLAIN,LOGIN}", CFGF_NONE),
+    CFG_BOOL("tls-allow-weak-keys", cfg_false, CFGF_NONE),
+    CFG_STR_LIST("auth-mechanisms", "{PLAIN,SCRAM-SHA-256,CRAM-MD5,LOGIN}", CFGF_NONE),
     CFG_STR("username", NULL, CFGF_NONE),
     CFG_STR("password-file", NULL, CFGF_NONE),
     CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
@@ -59,7 +63,8 @@ static cfg_opt_t ddns_opts[] = {
     CFG_STR("interface", NULL, CFGF_NONE),
     CFG_STR("check-ip-url", NULL, CFGF_NONE),
     CFG_STR("check-ip-url6", NULL, CFGF_NONE),
-    CFG_STR("on-private-address", "warn", CFGF_NONE),
+    CFG_STR("on-private-address", "skip", CFGF_NONE),
+    CFG_BOOL("trust-http-check-ip", cfg_false, CFGF_NONE),
     CFG_STR("method", "GET", CFGF_NONE),
     CFG_STR("url", NULL, CFGF_NONE),
     CFG_STR_LIST("headers", NULL, CFGF_NONE),
@@ -171,10 +176,21 @@ static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* ---- helpers --------------------------------------------------------- */
 
+/* strdup() that remembers a failure: load() then fails with a clear "out of
+ * memory" instead of leaving a NULL for later code (start or reload). */
+static int g_oom;
+static char *sdup(const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        g_oom = 1;
+    return d;
+}
+
 static char *dupopt(cfg_t *sec, const char *name)
 {
     const char *s = cfg_getstr(sec, name);
-    return (s && *s) ? strdup(s) : NULL;
+    return (s && *s) ? sdup(s) : NULL;
 }
 
 static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
@@ -192,7 +208,9 @@ static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
             eb_add(eb, "%s:%d: %s: empty entry", file, line, name);
             continue;
         }
-        out[(*n)++] = strdup(v);
+        char *d = sdup(v);
+        if (d)
+            out[(*n)++] = d;
     }
     return 0;
 }
@@ -246,28 +264,8 @@ const char *node_invalid(const char *node)
     }
     if (!*p)
         return "empty domain after '@'";
-    /* domain: labels of letters, digits, hyphens; no empty label */
-    size_t lab = 0;
-    for (const char *q = p; ; q++) {
-        if (*q == '.' || *q == '\0') {
-            if (lab == 0)
-                return "empty label in domain";
-            if (lab > 63)
-                return "domain label longer than 63 characters";
-            if (q[-1] == '-')
-                return "domain label ends with '-'";
-            if (*q == '\0')
-                break;
-            lab = 0;
-            continue;
-        }
-        if (lab == 0 && *q == '-')
-            return "domain label starts with '-'";
-        if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_')
-            return "bad character in domain";
-        lab++;
-    }
-    return NULL;
+    /* domain: labels of letters, digits, hyphens (core/netaddr) */
+    return netaddr_dns_name_invalid(p, 0);
 }
 
 int relay_port(const struct relay_cfg *r)
@@ -313,40 +311,45 @@ static char *default_ehlo_name(void)
 {
     char host[256];
     if (gethostname(host, sizeof host - 1) < 0)
-        return strdup("localhost");
+        return sdup("localhost");
     host[sizeof host - 1] = '\0';
     if (strchr(host, '.'))
-        return strdup(host);
+        return sdup(host);
     struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
         strchr(res->ai_canonname, '.')) {
-        char *s = strdup(res->ai_canonname);
+        char *s = sdup(res->ai_canonname);
         freeaddrinfo(res);
         return s;
     }
     if (res)
         freeaddrinfo(res);
-    return strdup(host);
+    return sdup(host);
 }
 
-struct preset { const char *name, *url; };
-static const struct preset presets[] = {
-    { "dyn",       "https://members.dyndns.org/nic/update" },
-    { "noip",      "https://dynupdate.no-ip.com/nic/update" },
-    { "dynu",      "https://api.dynu.com/nic/update" },
-    { "dnsomatic", "https://updates.dnsomatic.com/nic/update" },
-    { "desec",     "https://update.dedyn.io/nic/update" },
-    { "ovh",       "https://www.ovh.com/nic/update?system=dyndns" },
-    { "strato",    "https://dyndns.strato.com/nic/update" },
-    { "selfhost",  "https://carol.selfhost.de/nic/update" },
-};
+/* The text of a section as libconfuse prints it (every key, defaults
+ * included): what the ddns change digest is computed from. */
+static char *section_text(cfg_t *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    cfg_print(s, f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
 
 /* ---- sections -------------------------------------------------------- */
 
 static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto,
                        struct errbuf *eb, const char *file)
 {
-    r->name = strdup(cfg_title(s));
+    r->name = sdup(cfg_title(s));
     r->line = s->line;
     r->host = dupopt(s, "host");
     if (!r->host)
@@ -373,6 +376,11 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
         if (why)
             eb_add(eb, "%s:%d: relay %s: pin-sha256 \"%s\": %s", file, r->line, r->name,
                    r->pins[i], why);
+    }
+    r->tls_allow_weak_keys = cfg_getbool(s, "tls-allow-weak-keys");
+    {
+        cfg_opt_t *mo = cfg_getopt(s, "auth-mechanisms");
+        r->mechs_default = mo && !(mo->flags & CFGF_MODIFIED);
     }
     getlist(s, "auth-mechanisms", r->mechs, CFG_MAX_MECHS, &r->nmechs, eb, file, r->line);
     for (int i = 0; i < r->nmechs; i++) {
@@ -414,34 +422,29 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
 
 static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const char *file)
 {
-    d->name = strdup(cfg_title(s));
+    d->name = sdup(cfg_title(s));
     d->line = s->line;
     const char *p = cfg_getstr(s, "protocol");
-    if (strcmp(p, "dyndns2") == 0)
-        d->proto = DDNS_DYNDNS2;
-    else if (strcmp(p, "powerdns") == 0)
-        d->proto = DDNS_POWERDNS;
-    else if (strcmp(p, "custom") == 0)
-        d->proto = DDNS_CUSTOM;
+    const struct ddns_provider *prov = ddns_provider_find(p);
+    if (prov)
+        d->proto = ddns_provider_proto(prov);
     else
-        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be dyndns2, powerdns or custom",
-               file, d->line, d->name, p);
+        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be %s",
+               file, d->line, d->name, p, ddns_provider_list());
+    d->section_text = section_text(s);
     d->hostname = dupopt(s, "hostname");
     if (!d->hostname)
         eb_add(eb, "%s:%d: ddns %s: 'hostname' is required", file, d->line, d->name);
     d->server = dupopt(s, "server");
     const char *preset = cfg_getstr(s, "preset");
-    if (preset) {
-        size_t i;
-        for (i = 0; i < ETP_ARRAY_LEN(presets); i++)
-            if (strcmp(presets[i].name, preset) == 0)
-                break;
-        if (i == ETP_ARRAY_LEN(presets))
+    if (preset && prov) {
+        const char *url = ddns_provider_preset(prov, preset);
+        if (!ddns_provider_has_presets(prov))
+            eb_add(eb, "%s:%d: ddns %s: protocol %s has no presets", file, d->line, d->name, p);
+        else if (!url)
             eb_add(eb, "%s:%d: ddns %s: unknown preset \"%s\"", file, d->line, d->name, preset);
-        else if (d->proto != DDNS_DYNDNS2)
-            eb_add(eb, "%s:%d: ddns %s: presets are for protocol dyndns2", file, d->line, d->name);
         else if (!d->server)
-            d->server = strdup(presets[i].url);
+            d->server = sdup(url);
     }
     d->username = dupopt(s, "username");
     d->password_file = dupopt(s, "password-file");
@@ -471,8 +474,11 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         d->on_private = PRIV_WARN;
     else if (strcmp(pp, "skip") == 0)
         d->on_private = PRIV_SKIP;
+    else if (strcmp(pp, "publish") == 0)
+        d->on_private = PRIV_PUBLISH;
     else
-        eb_add(eb, "%s:%d: ddns %s: on-private-address must be warn or skip", file, d->line, d->name);
+        eb_add(eb, "%s:%d: ddns %s: on-private-address must be skip, warn or publish", file, d->line, d->name);
+    d->trust_http_checkip = cfg_getbool(s, "trust-http-check-ip");
     d->method = dupopt(s, "method");
     d->url = dupopt(s, "url");
     getlist(s, "headers", d->headers, CFG_MAX_HEADERS, &d->nheaders, eb, file, d->line);
@@ -498,31 +504,17 @@ static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const cha
         eb_add(eb, "%s:%d: ddns %s: ca-file %s: %s", file, d->line, d->name, d->ca_file,
                strerror(errno));
 
-    switch (d->proto) {
-    case DDNS_DYNDNS2:
-        if (!d->server)
-            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'server' (the update URL) or 'preset'", file, d->line, d->name);
-        if (!d->username || !d->password_file)
-            eb_add(eb, "%s:%d: ddns %s: dyndns2 needs 'username' and 'password-file'", file, d->line, d->name);
-        break;
-    case DDNS_POWERDNS:
-        if (!d->server || !d->zone || !d->password_file)
-            eb_add(eb, "%s:%d: ddns %s: powerdns needs 'server' (API base URL), 'zone' and 'password-file' (API key)",
-                   file, d->line, d->name);
-        break;
-    case DDNS_CUSTOM:
-        if (!d->url)
-            eb_add(eb, "%s:%d: ddns %s: custom needs 'url'", file, d->line, d->name);
-        if (d->method) {
-            static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
-            int ok = 0;
-            for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
-                ok |= strcmp(d->method, m[i]) == 0;
-            if (!ok)
-                eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
-                       file, d->line, d->name, d->method);
-        }
-        break;
+    const char *missing = prov ? ddns_provider_missing(prov, d) : NULL;
+    if (missing)
+        eb_add(eb, "%s:%d: ddns %s: %s", file, d->line, d->name, missing);
+    if (d->proto == DDNS_CUSTOM && d->method) {
+        static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
+        int ok = 0;
+        for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
+            ok |= strcmp(d->method, m[i]) == 0;
+        if (!ok)
+            eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
+                   file, d->line, d->name, d->method);
     }
     const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6 };
     for (size_t i = 0; i < ETP_ARRAY_LEN(urls); i++)
@@ -547,7 +539,8 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     if (err && errsize)
         err[0] = '\0';
     memset(c, 0, sizeof *c);
-    c->path = strdup(name);
+    g_oom = 0;
+    c->path = sdup(name);
     if (rc == CFG_FILE_ERROR) {
         eb_add(&eb, "%s: %s", name, strerror(errno));
         cfg_free(cfg);
@@ -561,12 +554,16 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     }
 
     const char *e = cfg_getstr(cfg, "ehlo-name");
-    c->ehlo_name = (e && *e) ? strdup(e) : default_ehlo_name();
-    for (const char *p = c->ehlo_name; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            eb_add(&eb, "%s: ehlo-name \"%s\" has spaces or control characters", name, c->ehlo_name);
-    c->state_dir = strdup(cfg_getstr(cfg, "state-dir"));
-    if (c->state_dir[0] != '/')
+    c->ehlo_name = (e && *e) ? sdup(e) : default_ehlo_name();
+    for (const char *p = c->ehlo_name; p && *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            char pr[300];
+            printable(pr, sizeof pr, c->ehlo_name, strlen(c->ehlo_name));
+            eb_add(&eb, "%s: ehlo-name \"%s\" has spaces or control characters", name, pr);
+            break;
+        }
+    c->state_dir = sdup(cfg_getstr(cfg, "state-dir"));
+    if (c->state_dir && c->state_dir[0] != '/')
         eb_add(&eb, "%s: state-dir must be an absolute path", name);
     c->user = dupopt(cfg, "user");
 
@@ -635,6 +632,12 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     c->hooks.timeout = getint(k, "timeout", 1, 3600, &eb, name, k->line);
 
     cfg_free(cfg);
+    if (g_oom) {
+        eb_add(&eb, "%s: out of memory while loading the configuration; nothing was changed "
+               "(free some memory, then start or reload again)", name);
+        g_oom = 0;
+        return -1;
+    }
     if (eb.count > 0)
         return -1;
     return 0;
@@ -667,8 +670,11 @@ static int v_tls(cfg_t *cfg, cfg_opt_t *opt)
 
 static int v_proto(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "dyndns2", "powerdns", "custom", NULL };
-    return v_oneof(cfg, opt, a);
+    const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+    if (v && ddns_provider_find(v))
+        return 0;
+    cfg_error(cfg, "%s = \"%s\": must be %s", opt->name, v ? v : "", ddns_provider_list());
+    return -1;
 }
 
 static int v_source(cfg_t *cfg, cfg_opt_t *opt)
@@ -679,7 +685,7 @@ static int v_source(cfg_t *cfg, cfg_opt_t *opt)
 
 static int v_private(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "warn", "skip", NULL };
+    static const char *const a[] = { "skip", "warn", "publish", NULL };
     return v_oneof(cfg, opt, a);
 }
 
@@ -738,6 +744,68 @@ static cfg_t *mkcfg(struct errbuf *eb)
     return cfg;
 }
 
+/* libconfuse lets a quoted string run over newlines, so a missing closing
+ * quote is reported lines later, as whatever follows the next quote ("no
+ * such option '/path'").  When parsing failed, find the first string that
+ * is not closed on its own line (or not at all) with libconfuse's lexical
+ * rules (# and // comments, C comments, "..." and '...' with backslash
+ * escapes) and put "file:line" of its opening quote first. */
+static int open_quote_line(const char *t, size_t n, int errline)
+{
+    int line = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = t[i];
+        if (ch == '\n') {
+            line++;
+        } else if (ch == '#' || (ch == '/' && i + 1 < n && t[i + 1] == '/')) {
+            while (i + 1 < n && t[i + 1] != '\n')
+                i++;
+        } else if (ch == '/' && i + 1 < n && t[i + 1] == '*') {
+            for (i += 2; i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'); i++)
+                line += t[i] == '\n';
+            i++;
+        } else if (ch == '"' || ch == '\'') {
+            int start = line;
+            for (i++; i < n && t[i] != ch; i++) {
+                if (t[i] == '\\' && i + 1 < n)
+                    i++;
+                line += t[i] == '\n';
+            }
+            /* not closed at all, or a multi-line string that ends where
+             * (or just before) libconfuse complained: its quote is missing */
+            if (i >= n || (line > start && (errline == 0 || (start < errline && errline <= line + 1))))
+                return start;
+        }
+    }
+    return 0;
+}
+
+static void quote_hint(struct errbuf *eb, const char *file, const char *text, size_t len)
+{
+    /* the line of libconfuse's first "file:LINE: ..." message */
+    int errline = 0;
+    size_t fl = strlen(file);
+    if (eb->buf && eb->len > fl && strncmp(eb->buf, file, fl) == 0 && eb->buf[fl] == ':')
+        errline = atoi(eb->buf + fl + 1);
+    int qline = text ? open_quote_line(text, len, errline) : 0;
+    if (!qline || !eb->buf || eb->size < 2)
+        return;
+    char first[400];
+    int k = snprintf(first, sizeof first, "%s:%d: a quoted string starts here and is not closed on "
+                     "this line: add the missing quote (the messages below follow from it)\n",
+                     file, qline);
+    if (k <= 0 || (size_t)k >= eb->size)
+        return;
+    size_t keep = eb->len;
+    if (keep + (size_t)k >= eb->size)
+        keep = eb->size - (size_t)k - 1;
+    memmove(eb->buf + k, eb->buf, keep);
+    memcpy(eb->buf, first, (size_t)k);
+    eb->len = keep + (size_t)k;
+    eb->buf[eb->len] = '\0';
+    eb->count++;
+}
+
 int config_load(const char *path, struct etp_config *c, char *err, size_t errsize)
 {
     struct errbuf eb = { .buf = err, .size = errsize };
@@ -746,6 +814,12 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
     cfg_t *cfg = mkcfg(&eb);
     int rc = cfg_parse(cfg, path);
     int saved = errno;
+    if (rc == CFG_PARSE_ERROR) {
+        size_t tl = 0;
+        char *text = read_small_file(path, 4 << 20, &tl);
+        quote_hint(&eb, path, text, tl);
+        free(text);
+    }
     /* keep libconfuse's messages: load() appends after them */
     size_t keep = eb.len;
     errno = saved;
@@ -772,6 +846,8 @@ int config_load_string(const char *text, const char *name, struct etp_config *c,
         rc = cfg_parse_fp(cfg, fp);
         fclose(fp);
     }
+    if (rc == CFG_PARSE_ERROR)
+        quote_hint(&eb, name, text, strlen(text));
     size_t keep = eb.len;
     int r = load(cfg, rc, name, c, err ? err + keep : NULL, errsize - keep, keep > 0);
     g_eb = NULL;
@@ -804,7 +880,7 @@ void config_free(struct etp_config *c)
         free(d->name); free(d->hostname); free(d->server); free(d->username);
         free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
         free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
-        free(d->wait_server); free(d->ca_file);
+        free(d->wait_server); free(d->ca_file); free(d->section_text);
         freev(d->headers, d->nheaders);
     }
     freev(c->link.interfaces, c->link.ninterfaces);
@@ -823,29 +899,28 @@ void config_free(struct etp_config *c)
 int secret_read(const char *path, char **out, char *err, size_t errsize)
 {
     *out = NULL;
+    /* read as root before the drop to the service user (core/priv.h) */
+    if (priv_secret_cached(path, out) == 0)
+        return 0;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
      * below as not a regular file); it changes nothing for regular files. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        snprintf(err, errsize, "%s: %s", path, strerror(errno));
+        int e = errno;
+        snprintf(err, errsize, "%s: %s", path, strerror(e));
+        errno = e;
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errsize, "%s: not a regular file", path);
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errsize, "%s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP | S_IXOTH)) {
-        snprintf(err, errsize, "%s: secret file is accessible by others (mode %04o); "
-                 "run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+    /* one judgement for every trusted file: owner, mode, POSIX ACL */
+    if (priv_check_stat(path, fd, &st, PRIV_SECRET, err, errsize) < 0) {
         close(fd);
-        return -1;
-    }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        snprintf(err, errsize, "%s: secret file is owned by uid %u, not by root or by the "
-                 "user etrnpoll runs as (uid %u)", path, (unsigned)st.st_uid, (unsigned)geteuid());
-        close(fd);
+        errno = EPERM;
         return -1;
     }
     if (st.st_size > 4096) {

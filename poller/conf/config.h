@@ -42,6 +42,8 @@ struct relay_cfg {
     int npins;
     char *mechs[CFG_MAX_MECHS];   /* allowed mechanisms, in preference order */
     int nmechs;
+    int mechs_default;            /* auth-mechanisms not set: fewest round trips inside TLS */
+    int tls_allow_weak_keys;      /* tls-allow-weak-keys: verification profile LOW */
     char *username;               /* NULL = no AUTH */
     char *password_file;
     int allow_plaintext_auth;     /* only meaningful with tls = none */
@@ -53,7 +55,7 @@ struct relay_cfg {
 
 enum ddns_proto { DDNS_DYNDNS2 = 0, DDNS_POWERDNS, DDNS_CUSTOM };
 enum addr_source { ADDR_INTERFACE = 0, ADDR_URL };
-enum private_policy { PRIV_WARN = 0, PRIV_SKIP };
+enum private_policy { PRIV_WARN = 0, PRIV_SKIP, PRIV_PUBLISH };
 
 struct ddns_cfg {
     char *name;
@@ -86,6 +88,8 @@ struct ddns_cfg {
     int timeout;                  /* HTTP timeout, default 30 s */
     char *ca_file;                /* CA bundle for https:// URLs; NULL = system trust store */
     int required;                 /* a failed update stops the poll (no ETRN); default no */
+    int trust_http_checkip;       /* publish an http:// check-IP answer nothing confirms; default no */
+    char *section_text;           /* the section as cfg_print writes it (ddns change digest) */
 };
 
 struct link_cfg {
@@ -127,7 +131,7 @@ struct etp_config {
     char *path;
     char *ehlo_name;              /* default: the host's FQDN */
     char *state_dir;
-    char *user;                   /* drop to this user when started as root (run) */
+    char *user;                   /* service user (poll, run, check as root); NULL = etrnpoll if it exists */
     int syslog_facility;
     struct relay_cfg relays[CFG_MAX_RELAYS];
     int nrelays;
@@ -146,9 +150,11 @@ int config_load_string(const char *text, const char *name, struct etp_config *cf
                        char *err, size_t errsize);
 void config_free(struct etp_config *cfg);
 
-/* Read a secret (password / API key) from a file.  Refuses a file that is
- * group- or world-writable, world-readable, not a regular file, or owned by
- * someone other than root or the effective user.  Strips one trailing
+/* Read a secret (password / API key) from a file.  Refuses what
+ * priv_check_stat(PRIV_SECRET) refuses (core/priv.h): not a regular file, a
+ * link, owned by someone other than root or the service user, writable by
+ * group or others, readable by others or by a group other than the service
+ * user's, an ACL granting read to anyone else.  Strips one trailing
  * newline.  Returns 0 and a malloc'd string (caller wipes+frees with
  * secret_free), or -1 with a message in err. */
 int secret_read(const char *path, char **out, char *err, size_t errsize);

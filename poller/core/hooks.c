@@ -3,6 +3,9 @@
 #include "core/hooks.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/priv.h"
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,97 @@
 
 #define HOOK_ENV_MAX 64
 #define HOOK_OUT_LINE 512
+#define HOOK_DIR_MAX 1024          /* entries run from one POINT.d directory */
+
+/* Close every descriptor from lo up (in the child, between fork and exec:
+ * no allocation).  close_range(2) where the kernel and headers have it
+ * (glibc and musl alike, through syscall(2)); else a bounded loop. */
+static void close_from(int lo)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)lo, ~0U, 0) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = lo; fd < max; fd++)
+        close(fd);
+}
+
+/* Our children, as found in /proc (after the hook's leader is gone its
+ * descendants are re-parented to us: we are a child subreaper). */
+static int list_children(pid_t *out, int max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    pid_t me = getpid();
+    int n = 0;
+    struct dirent *de;
+    while (n < max && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char p[300], buf[512];
+        snprintf(p, sizeof p, "/proc/%s/stat", de->d_name);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = '\0';
+        char *rp = strrchr(buf, ')');
+        char state;
+        long ppid;
+        if (!rp || sscanf(rp + 1, " %c %ld", &state, &ppid) != 2)
+            continue;
+        if (ppid == (long)me)
+            out[n++] = (pid_t)atol(de->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Kill the program `leader` (already reaped or not) and everything it forked:
+ * its process group, then, round by round, every child left to us (each
+ * round's kills re-parent the next generation to us).  grace_ms between
+ * SIGTERM and SIGKILL.  Returns how many processes were left over. */
+static int kill_tree(pid_t leader, int grace_ms)
+{
+    pid_t kids[256];
+    int left = 0;
+    kill(-leader, SIGTERM);
+    int n = list_children(kids, (int)ETP_ARRAY_LEN(kids));
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGTERM);
+    int64_t until = now_ms() + grace_ms;
+    while (now_ms() < until) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (list_children(kids, (int)ETP_ARRAY_LEN(kids)) == 0 && kill(-leader, 0) < 0)
+            return n;
+        usleep(20 * 1000);
+    }
+    for (int round = 0; round < 50; round++) {
+        kill(-leader, SIGKILL);
+        n = list_children(kids, (int)ETP_ARRAY_LEN(kids));
+        for (int i = 0; i < n; i++) {
+            kill(-kids[i], SIGKILL);  /* a group it may lead (setsid) */
+            kill(kids[i], SIGKILL);
+        }
+        left += n;
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (n == 0 && kill(-leader, 0) < 0)
+            break;
+        usleep(10 * 1000);
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return left;
+}
 
 static void log_output(const char *tag, char *buf, size_t *len, int flush)
 {
@@ -49,6 +143,28 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
         log_err("%s: program must be an absolute path", tag);
         return -1;
     }
+    /* a program (or its directory) someone else can write is their code
+     * running as us: refuse it */
+    char err[3 * 4096], dir[4096];
+    snprintf(dir, sizeof dir, "%s", argv[0]);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    struct stat pst;
+    if (stat(argv[0], &pst) < 0) {
+        log_err("%s: cannot execute %s: %s", tag, argv[0], strerror(errno));
+        return -1;
+    }
+    if (priv_check_stat(argv[0], -1, &pst, PRIV_CODE, err, sizeof err) < 0 ||
+        priv_check_path(dir, PRIV_CODE, err, sizeof err) < 0) {
+        log_err("%s: not run: %s", tag, err);
+        return -1;
+    }
+    /* Descendants of the program that outlive it are re-parented to us, so
+     * that kill_tree() finds them (double forks and setsid included). */
+    static int subreaper;
+    if (!subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+        subreaper = 1;
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         log_err("%s: pipe: %s", tag, strerror(errno));
         return -1;
@@ -68,10 +184,10 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
         dup2(pfd[1], 2);
         /* nothing else: not the descriptors etrnpoll itself inherited
          * without close-on-exec (from a ppp script, a shell, a service manager) */
-        if (close_range(3, ~0U, 0) < 0)
-            for (int fd = 3; fd < 1024; fd++)
-                close(fd);
+        close_from(3);
         setpgid(0, 0);
+        if (chdir("/") < 0)
+            _exit(127);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -121,18 +237,28 @@ int run_program(char *const argv[], char *const env[], int timeout_s, const char
         usleep(20 * 1000);
     }
     if (timed_out) {
-        kill(-pid, SIGTERM);
-        kill(pid, SIGTERM);
-        int64_t grace = now_ms() + 1000;
-        while (waitpid(pid, &status, WNOHANG) == 0 && now_ms() < grace)
-            usleep(20 * 1000);
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        int aborted = etp_abort != 0;
+        /* stop/link-down (etp_abort): the supervisor allows the cycle 1 s in
+         * all, so a short grace; a time-out: 1 s */
+        int left = kill_tree(pid, aborted ? 300 : 1000);
+        waitpid(pid, &status, WNOHANG);
         log_output(tag, buf, &len, 1);
         close(pfd[0]);
-        log_err("%s: killed after %d s timeout", tag, timeout_s);
+        if (aborted)
+            log_err("%s: killed (the poll is stopping) with %d process%s it started", tag, left,
+                    left == 1 ? "" : "es");
+        else
+            log_err("%s: killed after %d s timeout with %d process%s it started", tag, timeout_s,
+                    left, left == 1 ? "" : "es");
         return -1;
+    }
+    /* the program is done: nothing it started may run on */
+    {
+        pid_t kids[4];
+        if (list_children(kids, 4) > 0 || kill(-pid, 0) == 0) {
+            int left = kill_tree(pid, 200);
+            log_warn("%s: exited but left process%s running: killed (%d)", tag, left == 1 ? "" : "es", left);
+        }
     }
     log_output(tag, buf, &len, 1);
     close(pfd[0]);
@@ -186,23 +312,51 @@ int hooks_run(const struct etp_config *cfg, const char *point, char *const extra
 
     if (!cfg->hooks.dir)
         return failed;
-    char dpath[4096];
+    char dpath[4096], err[3 * 4096];
     snprintf(dpath, sizeof dpath, "%s/%s.d", cfg->hooks.dir, point);
+    struct stat dst;
+    if (stat(dpath, &dst) < 0)
+        return failed;
+    if (priv_check_path(cfg->hooks.dir, PRIV_CODE, err, sizeof err) < 0 ||
+        priv_check_stat(dpath, -1, &dst, PRIV_CODE, err, sizeof err) < 0) {
+        log_err("hook %s: nothing in %s run: %s", point, dpath, err);
+        return failed + 1;
+    }
     DIR *d = opendir(dpath);
     if (!d)
         return failed;
-    char *names[128];
-    int nn = 0;
+    char **names = NULL;
+    int nn = 0, cap = 0, skipped = 0;
     struct dirent *de;
-    while ((de = readdir(d)) && nn < (int)ETP_ARRAY_LEN(names)) {
+    while ((de = readdir(d))) {
         const char *s = de->d_name;
         /* run-parts rules: only [A-Za-z0-9_-] names, skips *.dpkg-old etc. */
         if (!*s || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(s))
             continue;
-        names[nn++] = strdup(s);
+        if (nn >= HOOK_DIR_MAX) {
+            skipped++;
+            continue;
+        }
+        if (nn == cap) {
+            int nc = cap ? cap * 2 : 16;
+            char **nv = realloc(names, (size_t)nc * sizeof *nv);
+            if (!nv) {
+                skipped++;
+                continue;
+            }
+            names = nv;
+            cap = nc;
+        }
+        if ((names[nn] = strdup(s)) != NULL)
+            nn++;
+        else
+            skipped++;
     }
     closedir(d);
-    qsort(names, (size_t)nn, sizeof names[0], cmpstr);
+    if (skipped)
+        log_err("hook %s: %s holds more than %d hooks: %d not run", point, dpath, HOOK_DIR_MAX, skipped);
+    if (nn > 0)
+        qsort(names, (size_t)nn, sizeof names[0], cmpstr);
     for (int i = 0; i < nn; i++) {
         char path[4096 + 256];
         struct stat st;
@@ -213,5 +367,8 @@ int hooks_run(const struct etp_config *cfg, const char *point, char *const extra
         }
         free(names[i]);
     }
+    free(names);
+    if (skipped)
+        failed += skipped;
     return failed;
 }

@@ -3,6 +3,7 @@
 #include "core/state.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/priv.h"
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -13,42 +14,67 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Remove ".NAME.PID.tmp" files left by a writer that was killed between
- * creating and renaming them (their pid no longer exists). */
-static void remove_stale_temps(const char *dir)
+/* Remove ".NAME.XXXXXX.tmp" files (and the older ".NAME.PID.tmp" ones) a
+ * writer left when it was killed between creating and renaming them.  Only
+ * called with the poll lock held: no other writer is running, so every
+ * temporary file is stale whatever name or pid it carries.  unlink never
+ * follows a link. */
+void state_remove_stale_temps(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
         return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        size_t len = strlen(n);
-        if (n[0] != '.' || len < 6 || strcmp(n + len - 4, ".tmp") != 0)
-            continue;
-        const char *dot = n + len - 5;            /* last char of the pid */
-        while (dot > n && *dot >= '0' && *dot <= '9')
-            dot--;
-        if (*dot != '.' || dot == n + len - 5)
-            continue;
-        long pid = strtol(dot + 1, NULL, 10);
-        if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-            continue;
-        if (unlinkat(dirfd(d), n, 0) == 0)
-            log_info("removed %s/%s left by a killed process", dir, n);
     }
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        size_t len = strlen(nm);
+        if (nm[0] != '.' || len < 6 || strcmp(nm + len - 4, ".tmp") != 0)
+            continue;
+        if (unlinkat(dirfd(d), nm, 0) == 0 && n++ < 5)
+            log_info("removed %s/%s left by a killed process", dir, nm);
+    }
+    if (n > 5)
+        log_info("removed %d stale temporary files in %s", n, dir);
     closedir(d);
 }
 
 int state_dir_ready(const char *dir)
 {
     if (mkdir_p(dir, 0700) < 0) {
-        log_err("state dir %s: %s", dir, strerror(errno));
+        log_err("state dir %s: %s; create it: mkdir -p %s && chown %s %s && chmod 0700 %s", dir,
+                strerror(errno), dir, priv_user_name(), dir, dir);
         return -1;
     }
-    remove_stale_temps(dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (dfd < 0 || fstat(dfd, &st) < 0) {
+        log_err("state dir %s: %s (it must be a directory, not a symbolic link)", dir,
+                strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    close(dfd);
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        log_err("state dir %s belongs to uid %lu, not to %s (uid %lu) or root; run: chown %s %s",
+                dir, (unsigned long)st.st_uid, priv_user_name(), (unsigned long)geteuid(),
+                priv_user_name(), dir);
+        return -1;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        log_err("state dir %s is writable by %s (mode %04o): others could plant files there; "
+                "run: chmod 0700 %s", dir, (st.st_mode & S_IWOTH) ? "others" : "its group",
+                (unsigned)(st.st_mode & 07777), dir);
+        return -1;
+    }
     if (access(dir, W_OK) < 0) {
-        log_err("state dir %s is not writable: %s", dir, strerror(errno));
+        log_err("state dir %s is not writable by %s: %s; run: chown %s %s", dir, priv_user_name(),
+                strerror(errno), priv_user_name(), dir);
         return -1;
     }
     return 0;
@@ -58,13 +84,15 @@ int state_write_raw(const char *dir, const char *name, const void *data, size_t 
 {
     char path[4096], tmp[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
-        snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, name, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX.tmp", dir, name) >= (int)sizeof tmp) {
         log_err("state file name too long");
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* O_EXCL, an unpredictable name, mode 0600: nothing planted can be
+     * written through */
+    int fd = mkostemps(tmp, 4, O_CLOEXEC);
     if (fd < 0) {
-        log_err("cannot write state %s: %s", tmp, strerror(errno));
+        log_err("cannot write state %s: %s", path, strerror(errno));
         return -1;
     }
     if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
@@ -92,7 +120,38 @@ void *state_read_raw(const char *dir, const char *name, size_t max, size_t *len)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return NULL;
-    return read_small_file(path, max, len);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            log_warn("state file %s is a symbolic link: ignored (etrnpoll never reads through one); "
+                     "remove it: rm %s", path, path);
+        else if (e == EACCES)
+            log_warn("state file %s is not readable by %s: ignored; remove it: rm %s", path,
+                     priv_user_name(), path);
+        errno = e;
+        return NULL;
+    }
+    struct stat st, dst;
+    const char *why = NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        why = "is not a regular file";
+    else if (st.st_nlink != 1)
+        why = "has more than one hard link";
+    else if (st.st_uid != 0 && st.st_uid != geteuid() &&
+             (stat(dir, &dst) < 0 || st.st_uid != dst.st_uid))
+        why = "is not owned by the state dir's owner or root";
+    if (why) {
+        log_warn("state file %s %s: ignored; remove it: rm %s", path, why, path);
+        close(fd);
+        errno = EPERM;
+        return NULL;
+    }
+    void *buf = read_small_fd(fd, max, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return buf;
 }
 
 int state_write_json(const char *dir, const char *name, json_object *obj)

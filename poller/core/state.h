@@ -12,13 +12,19 @@
 
 /* Write obj as NAME in dir, atomically, mode 0600.  0 ok, -1 error (logged). */
 int state_write_json(const char *dir, const char *name, json_object *obj);
-/* Read NAME from dir; NULL if missing or unparsable (errno ENOENT if missing). */
+/* Read NAME from dir; NULL if missing or unparsable (errno ENOENT if missing).
+ * Never through a link; refuses (logged) a non-regular file, a file with
+ * several hard links, and one owned by anyone but us, root or the dir's owner. */
 json_object *state_read_json(const char *dir, const char *name);
 /* Raw bytes, same atomic rules. */
 int state_write_raw(const char *dir, const char *name, const void *data, size_t len);
 void *state_read_raw(const char *dir, const char *name, size_t max, size_t *len);
-/* Make sure the state dir exists (0700) and is writable: 0 ok, -1 (logged). */
+/* Make sure the state dir exists (0700), is a directory (not a link) owned
+ * by us or root, not writable by group or others, and writable by us: 0 ok,
+ * -1 (logged, with the fix; the poll then exits 73). */
 int state_dir_ready(const char *dir);
+/* Remove every leftover temporary file (call with the poll lock held). */
+void state_remove_stale_temps(const char *dir);
 
 /* Small accessors for json-c objects (NULL/0 when absent or wrong type). */
 const char *js_str(json_object *o, const char *key);

@@ -113,6 +113,16 @@ cut:
     }
 }
 
+const char *printable_str(char *out, size_t outsize, const char *s, const char *dflt)
+{
+    if (!s) {
+        snprintf(out, outsize, "%s", dflt ? dflt : "");
+        return out;
+    }
+    printable(out, outsize, s, strlen(s));
+    return out;
+}
+
 static int exit_rank(int code)
 {
     switch (code) {
@@ -165,17 +175,12 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-char *read_small_file(const char *path, size_t max, size_t *lenp)
+char *read_small_fd(int fd, size_t max, size_t *lenp)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return NULL;
     char *buf = malloc(max + 1);
     size_t len = 0;
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return NULL;
-    }
     for (;;) {
         ssize_t n = read(fd, buf + len, max + 1 - len);
         if (n < 0) {
@@ -183,7 +188,6 @@ char *read_small_file(const char *path, size_t max, size_t *lenp)
                 continue;
             int e = errno;
             free(buf);
-            close(fd);
             errno = e;
             return NULL;
         }
@@ -193,15 +197,33 @@ char *read_small_file(const char *path, size_t max, size_t *lenp)
         if (len > max) {
             secure_wipe(buf, len);
             free(buf);
-            close(fd);
             errno = EFBIG;
             return NULL;
         }
     }
-    close(fd);
     buf[len] = '\0';
     if (lenp)
         *lenp = len;
+    return buf;
+}
+
+char *read_small_file(const char *path, size_t max, size_t *lenp)
+{
+    /* O_NOFOLLOW: never through a planted link; O_NONBLOCK: a FIFO does not
+     * wait for a writer (and is refused below). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    char *buf = read_small_fd(fd, max, lenp);
+    int e = errno;
+    close(fd);
+    errno = e;
     return buf;
 }
 

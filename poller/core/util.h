@@ -34,6 +34,11 @@ int strlcpy_chk(char *dst, const char *src, size_t size);
 /* Printable, bounded rendering of untrusted bytes for logs: control and
  * non-ASCII bytes become \xNN; at most outsize-1 chars; "..." when cut. */
 void printable(char *out, size_t outsize, const char *in, size_t inlen);
+/* printable() of a C string that may be NULL (then dflt, printed as is):
+ * for showing strings that came from a file or a server (status output);
+ * ESC, OSC and CR/LF become \xNN, so nothing can move the terminal.
+ * Returns out. */
+const char *printable_str(char *out, size_t outsize, const char *s, const char *dflt);
 
 /* Exit codes (sysexits.h) ordered by severity, for combining the outcomes
  * of several relays and nodes into one process exit code.  See etrnpoll(8):
@@ -44,9 +49,13 @@ const char *exit_name(int code);
 /* Write a whole buffer (restart on EINTR/short writes). */
 int write_all(int fd, const void *buf, size_t len);
 
-/* Read a small file entirely (at most max bytes; more is an error).
+/* Read a small regular file entirely (at most max bytes; more is an error).
+ * Never follows a symbolic link (ELOOP) and refuses anything but a regular
+ * file (EINVAL) without blocking on a FIFO.
  * Returns malloc'd NUL-terminated buffer or NULL (errno set; EFBIG if too big). */
 char *read_small_file(const char *path, size_t max, size_t *lenp);
+/* The same from an open descriptor (read to the end). */
+char *read_small_fd(int fd, size_t max, size_t *lenp);
 
 /* mkdir -p with mode for the last component. */
 int mkdir_p(const char *path, unsigned mode);

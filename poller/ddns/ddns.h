@@ -36,13 +36,49 @@ struct ddns_summary {
  * network, no address yet), EX_NOPERM badauth / API key refused, EX_CONFIG
  * notfqdn/nohost/numhost or a request the API rejects, EX_UNAVAILABLE
  * abuse/!donator/badagent, EX_PROTOCOL an answer that makes no sense.
- * sum->required_failed tells the cycle not to send ETRN. */
-int ddns_run_all(const struct etp_config *cfg, const struct uplink *up, struct ddns_summary *sum);
+ * sum->required_failed tells the cycle not to send ETRN.  flags: DDNS_FORCE
+ * (`etrnpoll ddns --force`: every entry is sent once, whatever the cache,
+ * retry wait or a final answer said). */
+#define DDNS_FORCE   1u           /* send an update even if unchanged, waiting or final */
+#define DDNS_QUIET   2u           /* (internal) no per-entry info lines */
+int ddns_run_all(const struct etp_config *cfg, const struct uplink *up, unsigned flags,
+                 struct ddns_summary *sum);
+/* `poll --dry-run`: for each entry print to out which address would be
+ * published from where and what would be sent (update / refresh / nothing
+ * and why).  Looks up addresses (interface, check-IP URL) but sends no
+ * update and writes no state.  Returns the worst exit code as ddns_run_all
+ * would (0 when every entry would be fine). */
+int ddns_plan(const struct etp_config *cfg, const struct uplink *up, unsigned flags, FILE *out);
 /* `etrnpoll check`: validate ddns secrets, URLs, templates, wait-server
  * (0 ok, else sysexits code; problems are logged). */
 int ddns_check(const struct etp_config *cfg);
 /* `etrnpoll status`: print the last update, address and result per entry. */
 void ddns_status(FILE *out, const struct etp_config *cfg);
+
+/* ---- providers: one table; config.c looks them up by name ------------- */
+struct ddns_preset { const char *name, *url; };
+#define DDNS_KEY_SERVER        1u
+#define DDNS_KEY_USERNAME      2u
+#define DDNS_KEY_PASSWORD_FILE 4u
+#define DDNS_KEY_ZONE          8u
+#define DDNS_KEY_URL          16u
+struct ddns_provider;
+/* NULL if no provider has that name. */
+const struct ddns_provider *ddns_provider_find(const char *name);
+enum ddns_proto ddns_provider_proto(const struct ddns_provider *p);
+const char *ddns_provider_name(const struct ddns_provider *p);
+/* The preset's URL, NULL if the provider has no such preset. */
+const char *ddns_provider_preset(const struct ddns_provider *p, const char *preset);
+int ddns_provider_has_presets(const struct ddns_provider *p);
+/* Missing required keys: NULL if none, else the message for the admin. */
+const char *ddns_provider_missing(const struct ddns_provider *p, const struct ddns_cfg *d);
+/* "dyndns2, powerdns or custom" */
+const char *ddns_provider_list(void);
+
+/* Change-detection digest of an entry: its section as libconfuse prints it
+ * (d->section_text, every key, defaults included) plus the identity of its
+ * secret file (device, inode, size, mtime; never the secret).  16 hex. */
+void ddns_entry_digest(const struct ddns_cfg *d, char out[17]);
 
 /* ===== pure parsers and rules (unit-tested, fuzzed) ===================== */
 
@@ -50,6 +86,7 @@ void ddns_status(FILE *out, const struct etp_config *cfg);
 #define DDNS_MAX_HOSTS    20        /* dyndns2: at most 20 host names per request */
 #define DDNS_BODY_MAX     65536     /* HTTP response bodies larger than this are refused */
 #define DDNS_RETRY_MIN    600       /* dnserr/911/5xx/network: no retry within 10 minutes */
+#define DDNS_URL_MAX      16384     /* longest request URL built (dyndns2, custom, PowerDNS); longer is refused */
 #define DDNS_TOKEN_MAX    64        /* longest address-like token the check-IP parser looks at */
 
 /* dyndns2 return codes (https://help.dyn.com/remote-access-api/return-codes/). */
@@ -82,12 +119,15 @@ const char *ddns_code_name(enum ddns_code c);        /* "good", "!donator", "unk
 enum ddns_class ddns_code_class(enum ddns_code c);
 int ddns_code_exit(enum ddns_code c);                /* sysexits code, 0 for good/nochg */
 
-/* Find the first IP address of `family` (AF_INET, AF_INET6, or AF_UNSPEC
- * for either) in a check-IP answer: a plain body ("203.0.113.7\n") or the
+/* The one IP address of `family` (AF_INET, AF_INET6, or AF_UNSPEC for
+ * either) in a check-IP answer: a plain body ("203.0.113.7\n") or the
  * checkip.dyndns.org HTML ("...Current IP Address: 203.0.113.7</body>...").
  * Only a whole token that inet_pton accepts counts (no substrings of longer
- * numbers, no "1.2.3.4.5", no v4-mapped or unspecified IPv6).  Writes the
- * canonical text form to out.  0 found, -1 not found (or outsz too small). */
+ * numbers, no "1.2.3.4.5", no v4-mapped or unspecified IPv6).  The answer
+ * must hold exactly one such address (repeating it is fine): two
+ * different ones are refused, since nothing says which is ours.  Writes the
+ * canonical text form to out.  0 found, -1 none (or outsz too small), -2
+ * more than one. */
 int ddns_parse_checkip(const char *body, size_t len, int family, char *out, size_t outsz);
 
 /* PowerDNS API error answer {"error": "...", "errors": [...]}: copy the
@@ -102,19 +142,6 @@ int ddns_parse_pdns_error(const char *body, size_t len, char *out, size_t outsz)
  * message is malformed or not a response. */
 int ddns_parse_dns_answer(const unsigned char *msg, size_t len, const char *qname, int qtype,
                           char (*out)[DDNS_ADDR_MAX], int max);
-
-/* Where an address can be reached from. */
-enum ddns_addr_kind {
-    DDNS_ADDR_PUBLIC = 0,
-    DDNS_ADDR_PRIVATE,            /* RFC 1918, IPv6 ULA fc00::/7, site-local fec0::/10 */
-    DDNS_ADDR_CGNAT,              /* 100.64.0.0/10 (RFC 6598) */
-    DDNS_ADDR_LOOPBACK,           /* 127.0.0.0/8, ::1 */
-    DDNS_ADDR_LINKLOCAL,          /* 169.254.0.0/16, fe80::/10 */
-    DDNS_ADDR_RESERVED,           /* documentation, benchmarking, multicast, 0/8, 240/4, ... */
-    DDNS_ADDR_INVALID             /* not an address */
-};
-enum ddns_addr_kind ddns_classify_addr(const char *addr);
-const char *ddns_addr_kind_name(enum ddns_addr_kind k);
 
 /* Templates of protocol "custom": {hostname} {ip} {ip4} {ip6} {type}
  * {secret} {zone} are replaced; any other text (including other braces,

@@ -38,6 +38,12 @@ enum sd_tcp_state {
      SD_STATE_BIT(SD_TCP_FIN_WAIT2) | SD_STATE_BIT(SD_TCP_TIME_WAIT) |          \
      SD_STATE_BIT(SD_TCP_CLOSE) | SD_STATE_BIT(SD_TCP_CLOSE_WAIT) |             \
      SD_STATE_BIT(SD_TCP_LAST_ACK) | SD_STATE_BIT(SD_TCP_CLOSING))
+/* ...and connections being set up: request sockets.  The kernel selects
+ * them by TCP_NEW_SYN_RECV and reports them as SYN-RECV (without tcp_info,
+ * under a cookie of their own: the established socket gets another). */
+#define SD_STATES_INBOUND                                                       \
+    (SD_STATES_CONNECTED | SD_STATE_BIT(SD_TCP_SYN_RECV) |                      \
+     SD_STATE_BIT(SD_TCP_NEW_SYN_RECV))
 
 #define SD_BYTES_UNKNOWN UINT64_MAX
 /* TCP_TIMEWAIT_LEN: a TIME-WAIT socket lives this long, so its age is

@@ -4,6 +4,7 @@
 #include "link/linkwatch.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/netaddr.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -46,24 +47,9 @@ int lw_addr_usable(const struct lw_addr *a)
     /* Optimistic DAD (RFC 4429) addresses carry TENTATIVE too but may be used. */
     if ((a->flags & IFA_F_TENTATIVE) && !(a->flags & IFA_F_OPTIMISTIC))
         return 0;
-    if (a->family == AF_INET) {
-        const unsigned char *b = a->addr;
-        if (b[0] == 0 || b[0] == 127 || (b[0] == 169 && b[1] == 254) || b[0] >= 224)
-            return 0;
-        return 1;
-    }
-    if (a->family == AF_INET6) {
-        static const unsigned char zero[16];
-        const unsigned char *b = a->addr;
-        if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
-            return 0;                           /* :: and ::1 */
-        if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-            return 0;                           /* fe80::/10 link-local */
-        if (b[0] == 0xff)
-            return 0;                           /* multicast */
-        return 1;
-    }
-    return 0;
+    if (a->family != AF_INET && a->family != AF_INET6)
+        return 0;
+    return netaddr_link_usable(a->family, a->addr);
 }
 
 int lw_route_usable(const struct lw_route *r)
@@ -87,19 +73,13 @@ static const struct lw_link *find_link(const struct lw_snapshot *s, int ifindex)
     return NULL;
 }
 
-/* Preference among several usable addresses of one family: IPv4 primary
- * before secondary; IPv6 not deprecated before deprecated, stable before
- * temporary (privacy) addresses, so that the reported address does not
- * change every time a new temporary address appears.  Then the lowest
- * address, so the choice does not depend on cache order.  Lower = better. */
+/* Preference among several usable addresses of one family: the shared
+ * ranking of core/netaddr (public first; IPv4 primary before secondary;
+ * IPv6 not deprecated before deprecated, stable before temporary), then
+ * the lowest address, so the choice does not depend on cache order. */
 static int addr_rank(const struct lw_addr *a)
 {
-    int r = 0;
-    if (a->flags & IFA_F_SECONDARY)   /* == IFA_F_TEMPORARY for IPv6 */
-        r += 2;
-    if (a->flags & IFA_F_DEPRECATED)
-        r += 4;
-    return r;
+    return netaddr_rank(a->family, a->addr, a->flags);
 }
 
 static const struct lw_addr *best_addr(const struct lw_snapshot *s, int ifindex, int family)
@@ -148,6 +128,7 @@ static int judge_link(const struct lw_snapshot *s, const struct link_cfg *cfg,
     memset(v, 0, sizeof *v);
     v->ifindex = l->ifindex;
     snprintf(v->ifname, sizeof v->ifname, "%s", l->name);
+    v->p2p = (l->flags & IFF_POINTOPOINT) != 0;
     if (!lw_link_up(l)) {
         snprintf(v->why, sizeof v->why, "not running, flags %s, operstate %s",
                  lw_flags_str(l->flags, fl, sizeof fl), lw_operstate_name(l->operstate));

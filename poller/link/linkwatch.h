@@ -66,6 +66,7 @@ struct lw_verdict {
     char addr4[INET_ADDRSTRLEN];  /* usable global addresses ("" = none) */
     char addr6[INET6_ADDRSTRLEN];
     int route4, route6;           /* a default route of that family through it */
+    int p2p;                      /* point-to-point (IFF_POINTOPOINT: ppp, tun) */
     char why[192];                /* usable: "10.1.2.3, default route"; not usable: what is
                                    * missing, e.g. "no global address" (about ifname when
                                    * set) or "no interface matches ppp*" (ifname "") */

@@ -20,6 +20,7 @@
 #include "link/linkwatch.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/priv.h"
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -155,6 +156,7 @@ struct sup {
     /* link */
     int usable;
     struct lw_verdict up;         /* current verdict (the uplink when usable) */
+    int64_t down_ms;              /* when the uplink last stopped being usable (0 never) */
 
     /* schedule; deadlines in ms of CLOCK_BOOTTIME, 0 = none */
     int64_t settle_at;
@@ -203,6 +205,17 @@ static const char *fmt_delay(int64_t ms, char *buf, size_t size)
         snprintf(buf, size, "%lld min", (long long)((s + 30) / 60));
     else
         snprintf(buf, size, "%lld h %lld min", (long long)(s / 3600), (long long)((s % 3600) / 60));
+    return buf;
+}
+
+/* "now" or "in 2 s", for "polling ..." */
+static const char *poll_when(int64_t ms, char *buf, size_t size)
+{
+    char d[32];
+    if (ms <= 0)
+        snprintf(buf, size, "now");
+    else
+        snprintf(buf, size, "in %s", fmt_delay(ms, d, sizeof d));
     return buf;
 }
 
@@ -461,12 +474,26 @@ static void reap(struct sup *s)
  * Link state
  * ====================================================================== */
 
+/* How long to wait before polling a link that just became usable.  A
+ * point-to-point link (ppp, tun) that is judged usable already has its
+ * address and default route in place — pppd adds them before ip-up — so
+ * waiting buys nothing and costs paid line time; `settle` then applies only
+ * when the link flapped recently (went down less than FLAP_MS ago).  Links
+ * with a carrier (Ethernet to a DSL/cable modem) always settle. */
+#define FLAP_MS 60000
+static int64_t settle_for(const struct sup *s, const struct lw_verdict *v, int64_t now)
+{
+    int64_t settle_ms = (int64_t)s->cfg->link.settle * 1000;
+    if (v->p2p && !(s->down_ms && now - s->down_ms < FLAP_MS))
+        return 0;
+    return settle_ms;
+}
+
 static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
 {
     char d[32], t[240];
-    const struct link_cfg *lc = &s->cfg->link;
     int64_t now = boot_ms();
-    int64_t settle_ms = (int64_t)lc->settle * 1000;
+    int64_t settle_ms = settle_for(s, v, now);
 
     if (v->usable && (!s->usable || initial)) {
         s->usable = 1;
@@ -475,9 +502,9 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
         s->backoff_s = 0;
         s->poll_at = 0;
         s->settle_at = now + settle_ms;
-        log_notice("link %s usable (%s) — polling in %s", v->ifname, v->why,
-                   fmt_delay(settle_ms, d, sizeof d));
-        set_status(s, "link %s usable (%s); polling in %s", v->ifname, v->why, d);
+        log_notice("link %s usable (%s) — polling %s", v->ifname, v->why,
+                   poll_when(settle_ms, d, sizeof d));
+        set_status(s, "link %s usable (%s); polling %s", v->ifname, v->why, d);
         return;
     }
     if (!v->usable && (s->usable || initial)) {
@@ -485,6 +512,8 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
         char name[IF_NAMESIZE];
         snprintf(name, sizeof name, "%s", s->up.ifname);
         s->usable = 0;
+        if (was)
+            s->down_ms = now;
         s->up = *v;
         s->settle_at = 0;
         s->poll_at = 0;
@@ -510,15 +539,15 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
             kill_poll(s, KILL_UPLINK_CHANGED);
             killed = 1;
         }
-        log_notice("uplink changed: %s (%s) -> %s (%s)%s — polling in %s", s->up.ifname, s->up.why,
+        log_notice("uplink changed: %s (%s) -> %s (%s)%s — polling %s", s->up.ifname, s->up.why,
                    v->ifname, v->why, killed ? "; killed running poll" : "",
-                   fmt_delay(settle_ms, d, sizeof d));
+                   poll_when(settle_ms, d, sizeof d));
         s->up = *v;
         s->blocked = 0;
         s->backoff_s = 0;
         s->poll_at = 0;
         s->settle_at = now + settle_ms;
-        set_status(s, "link %s usable (%s); polling in %s", v->ifname, v->why, d);
+        set_status(s, "link %s usable (%s); polling %s", v->ifname, v->why, d);
         return;
     }
     if (!v->usable && strcmp(v->why, s->up.why) != 0) {
@@ -552,45 +581,7 @@ static int on_netlink(struct sup *s)
  * Privileges
  * ====================================================================== */
 
-static int drop_privileges(const char *user, const char *state_dir)
-{
-    if (geteuid() != 0 || !user || !*user)
-        return 0;
-    errno = 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        log_err("user %s: %s", user, errno ? strerror(errno) : "no such user");
-        return -1;
-    }
-    uid_t uid = pw->pw_uid;
-    gid_t gid = pw->pw_gid;
-    if (uid == 0) {
-        log_warn("user %s is root: not dropping privileges", user);
-        return 0;
-    }
-    /* The state dir must belong to the user we become (a root-owned one
-     * is given away; one owned by someone else is left alone). */
-    if (state_dir && *state_dir) {
-        struct stat st;
-        if (mkdir_p(state_dir, 0700) < 0)
-            log_warn("state dir %s: %s", state_dir, strerror(errno));
-        else if (lstat(state_dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
-                 chown(state_dir, uid, gid) < 0)
-            log_warn("chown %s to %s: %s", state_dir, user, strerror(errno));
-    }
-    if (initgroups(user, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
-        log_err("cannot become user %s: %s", user, strerror(errno));
-        return -1;
-    }
-    /* Verify: no way back, and every id is the target. */
-    if (setuid(0) == 0 || getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid) {
-        log_err("dropping privileges to %s did not take effect", user);
-        return -1;
-    }
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* changing ids may have reset it */
-    log_notice("running as user %s (uid %ld, gid %ld)", user, (long)uid, (long)gid);
-    return 0;
-}
+/* drop to the service user: core/priv.c priv_drop() */
 
 /* ======================================================================
  * Signals
@@ -850,10 +841,8 @@ int supervisor_run(const struct run_opts *o)
         goto out;
     }
     /* Everything that might need root is open: become the configured user. */
-    if (drop_privileges(s->cfg->user, s->cfg->state_dir) < 0) {
-        rc = EX_NOPERM;
+    if ((rc = priv_drop(s->cfg)) != 0)
         goto out;
-    }
 
     {
         char pats[256] = "";

@@ -5,6 +5,7 @@
 #include "hold/hold.h"
 #include "core/hooks.h"
 #include "core/lock.h"
+#include "core/priv.h"
 #include "core/log.h"
 #include "smtp/session.h"
 #include "core/state.h"
@@ -133,7 +134,14 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
 {
     int64_t started = now_wall();
     int exitcode = 0;
-    int state_ok = state_dir_ready(cfg->state_dir) == 0;
+    /* as root: read the secrets, then become the service user (core/priv.h) */
+    int privrc = priv_enter_poll(cfg);
+    if (privrc)
+        return privrc;
+    if (state_dir_ready(cfg->state_dir) < 0) {
+        log_err("not polling: the state dir %s is not usable (exit %d)", cfg->state_dir, EX_CANTCREAT);
+        return EX_CANTCREAT;
+    }
     pid_t holder = 0;
     int lockfd = lock_acquire(cfg->state_dir, o->lock_wait, &holder);
     if (lockfd == -1) {
@@ -141,9 +149,9 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         return 0;
     }
     if (lockfd == -2)
-        log_err("polling without the lock: the state dir %s is not usable", cfg->state_dir);
-    if (!state_ok)
-        exitcode = EX_CANTCREAT;
+        return EX_CANTCREAT;           /* never without the lock (logged) */
+    if (lockfd == -3)
+        return EX_TEMPFAIL;
 
     log_info("poll started (%s%s%s)", o->trigger ? o->trigger : "manual",
              o->up.ifname[0] ? ", interface " : "", o->up.ifname);
@@ -161,15 +169,16 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     if (!o->check_only && !o->no_ddns && cfg->nddns > 0) {
         struct ddns_summary ds;
         memset(&ds, 0, sizeof ds);
-        int dr = ddns_run_all(cfg, &o->up, &ds);
+        int dr = ddns_run_all(cfg, &o->up, 0, &ds);
         if (ds.required_failed) {
             log_err("a ddns entry with required = yes failed: not sending ETRN");
             stop = 1;
             exitcode = exit_worst(exitcode, dr);
         }
     }
+    struct hold *hold = NULL;
     if (!stop && !o->check_only && !o->no_hold && cfg->hold.enabled) {
-        int pr = hold_precheck(cfg);
+        int pr = hold_prepare(cfg, &hold);
         if (pr != 0) {
             exitcode = exit_worst(exitcode, pr);
             stop = 1;
@@ -183,6 +192,7 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         log_err("out of memory");
         free(x.sessions);
         free(x.results);
+        hold_free(hold);
         lock_release(lockfd);
         return EX_OSERR;
     }
@@ -212,8 +222,21 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
 
     struct hold_summary hs;
     memset(&hs, 0, sizeof hs);
-    if (!o->check_only && !o->no_hold && cfg->hold.enabled && any_ok && !etp_abort)
-        exitcode = exit_worst(exitcode, hold_run(cfg, all_251, hold_tick, &x, &hs));
+    if (hold && !stop && any_ok && !etp_abort) {
+        for (int i = 0; i < cfg->nrelays; i++) {
+            int mail = 0;
+            for (int j = 0; j < x.results[i].nnodes; j++) {
+                const struct node_result *n = &x.results[i].nodes[j];
+                mail |= n->attempted && n->cls == ETRN_OK && n->code != 251;
+            }
+            hold_add_relay(hold, &cfg->relays[i], x.results[i].peer, mail);
+        }
+        /* confirming ETRN: pass the poll side's function here once it
+         * exists, e.g. hold_run(hold, all_251, hold_tick, poll_confirm, &x, &hs)
+         * with int poll_confirm(void *arg) taking the same struct cycle_ctx. */
+        exitcode = exit_worst(exitcode, hold_run(hold, all_251, hold_tick, NULL, &x, &hs));
+    }
+    hold_free(hold);
     for (int i = 0; i < cfg->nrelays; i++)
         session_end(&x.sessions[i]);
     /* after QUIT: a hold-done hook may hang up the line */

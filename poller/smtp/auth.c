@@ -17,15 +17,65 @@ static Gsasl *ctx(void)
     return g_ctx;
 }
 
-const char *auth_choose(char *const *prefs, int nprefs, const struct smtp_caps *caps)
+/* Round trips from "AUTH" to 235 as auth_run() does them. */
+static int round_trips(const char *m)
+{
+    if (strcmp(m, "PLAIN") == 0)
+        return 1;                       /* initial response */
+    if (strcmp(m, "CRAM-MD5") == 0)
+        return 2;                       /* challenge, response */
+    return 3;                           /* SCRAM-*: 2 challenges; LOGIN: user, password */
+}
+
+static int usable(Gsasl *g, const char *m, const struct smtp_caps *caps)
+{
+    return caps_has_mech(caps, m) && gsasl_client_support_p(g, m);
+}
+
+/* Mechanisms that never send the password itself. */
+static int challenge_response(const char *m)
+{
+    return strncmp(m, "SCRAM-", 6) == 0 || strcmp(m, "CRAM-MD5") == 0;
+}
+
+const char *auth_choose(char *const *prefs, int nprefs, int prefs_default,
+                        const struct smtp_caps *caps, int in_tls)
 {
     Gsasl *g = ctx();
     if (!g)
         return NULL;
-    for (int i = 0; i < nprefs; i++)
-        if (caps_has_mech(caps, prefs[i]) && gsasl_client_support_p(g, prefs[i]))
+    if (!in_tls) {
+        /* No TLS (tls = none with allow-plaintext-auth): the listed order;
+         * the default list puts what does not reveal the password first. */
+        if (prefs_default)
+            for (int i = 0; i < nprefs; i++)
+                if (challenge_response(prefs[i]) && usable(g, prefs[i], caps))
+                    return prefs[i];
+        for (int i = 0; i < nprefs; i++)
+            if (usable(g, prefs[i], caps))
+                return prefs[i];
+        return NULL;
+    }
+    /* Inside verified TLS the channel already authenticates the relay and
+     * protects the password: fewest round trips wins (ties: listed order),
+     * so CRAM-MD5 or LOGIN never come before PLAIN with an initial response.
+     * Exception: an admin who lists SCRAM first gets SCRAM (mutual
+     * authentication, the relay never sees the password) for one round
+     * trip more. */
+    const char *best = NULL;
+    int best_rt = 0;
+    for (int i = 0; i < nprefs; i++) {
+        if (!usable(g, prefs[i], caps))
+            continue;
+        if (!best && !prefs_default && strncmp(prefs[i], "SCRAM-", 6) == 0)
             return prefs[i];
-    return NULL;
+        int rt = round_trips(prefs[i]);
+        if (!best || rt < best_rt) {
+            best = prefs[i];
+            best_rt = rt;
+        }
+    }
+    return best;
 }
 
 /* gsasl_step64() frees the raw response without wiping it, and for PLAIN
@@ -95,6 +145,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
     char line[1024];
     char shown[64];
     int rc;
+    int sasl_st = GSASL_NEEDS_MORE;   /* status of the last gsasl_step() */
 
     reply_init(last);
     if (!g || gsasl_client_start(g, mech, &s) != GSASL_OK) {
@@ -109,6 +160,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         rc = conn_send_line(c, line, timeout_s);
     } else {
         int st = step64(s, "", &out);
+        sasl_st = st;
         if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
             snprintf(c->err, sizeof c->err, "SASL %s: %s", mech, gsasl_strerror(st));
             rc = EX_SOFTWARE;
@@ -131,6 +183,17 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
             goto done;
         }
         if (last->code == 235) {
+            /* 235 only counts when GNU SASL has finished: for SCRAM that is
+             * after the server-final message ("v=") proved the relay knows
+             * the password; a 235 before it skips mutual authentication. */
+            if (sasl_st != GSASL_OK) {
+                snprintf(c->err, sizeof c->err,
+                         "relay answered 235 before the %s exchange was complete (no server "
+                         "proof%s): refusing — an impostor can do this; check the relay",
+                         mech, strncmp(mech, "SCRAM-", 6) == 0 ? ", server-final \"v=\" missing" : "");
+                rc = EX_PROTOCOL;
+                goto done;
+            }
             rc = 0;
             goto done;
         }
@@ -145,6 +208,7 @@ int auth_run(struct conn *c, const char *mech, const char *user, const char *pas
         char chal[REPLY_MAX_LINE];
         reply_first_line(last, chal, sizeof chal);
         int st = step64(s, chal, &out);
+        sasl_st = st;
         if (st != GSASL_OK && st != GSASL_NEEDS_MORE) {
             /* cancel the exchange (RFC 4954 4.) */
             snprintf(c->err, sizeof c->err, "SASL %s: %s (bad server challenge?)", mech,

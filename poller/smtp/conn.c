@@ -3,6 +3,7 @@
 #include "smtp/conn.h"
 #include "core/log.h"
 #include "core/util.h"
+#include <ctype.h>
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -302,6 +303,11 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, int timeout_s)
             c->dead = 1;
             return -1;
         }
+        /* a relay echoing a secret (an impostor that got the password)
+         * must not get it into the transcript, the reply text, error
+         * messages or the state files: mask it in the raw line, before it
+         * is escaped or cut anywhere */
+        log_redact_mem(line, len);
         log_wire('<', line, len);
         const char *why = NULL;
         enum reply_status st = reply_feed(r, line, len, &why);
@@ -374,6 +380,64 @@ static int spki_pin_of_peer(gnutls_session_t s, char *out, size_t outsize)
     return rc;
 }
 
+/* GnuTLS transport: plain recv()/send() on c->fd, and the first bytes the
+ * peer sends during the handshake are kept (c->hs_first) so that a plain
+ * SMTP server met with implicit TLS ("220 ...") is explained in words. */
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+    struct conn *c = ptr;
+    ssize_t n = recv(c->fd, buf, len, 0);
+    if (n > 0 && c->hs_first_len < sizeof c->hs_first) {
+        size_t k = sizeof c->hs_first - c->hs_first_len;
+        if (k > (size_t)n)
+            k = (size_t)n;
+        memcpy(c->hs_first + c->hs_first_len, buf, k);
+        c->hs_first_len += k;
+    }
+    return n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf, size_t len)
+{
+    struct conn *c = ptr;
+    return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
+{
+    struct conn *c = ptr;
+    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+    int r;
+    do
+        r = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+    while (r < 0 && errno == EINTR && !etp_abort);
+    return r;
+}
+
+/* The peer answered the ClientHello with what looks like an SMTP reply. */
+static int hs_looks_like_smtp(const struct conn *c)
+{
+    const unsigned char *b = c->hs_first;
+    return c->hs_first_len >= 4 && b[0] >= '2' && b[0] <= '5' && isdigit(b[1]) && isdigit(b[2]) &&
+           (b[3] == ' ' || b[3] == '-' || b[3] == '\r');
+}
+
+int conn_check_pins(gnutls_session_t s, char *const *pins, int npins, char *err, size_t errsize,
+                    const char *peer)
+{
+    char have[80] = "";
+    if (spki_pin_of_peer(s, have, sizeof have) < 0) {
+        snprintf(err, errsize, "cannot read the public key of %s's certificate to compare it with "
+                 "pin-sha256: refusing (no pin can match)", peer);
+        return -1;
+    }
+    for (int i = 0; i < npins; i++)
+        if (strcmp(have, pins[i]) == 0)
+            return 0;
+    snprintf(err, errsize, "certificate of %s does not match any pin-sha256 (its key is %s)", peer, have);
+    return -1;
+}
+
 static int is_ip_literal(const char *h)
 {
     unsigned char buf[16];
@@ -390,7 +454,8 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
     if (c->rlen > 0 || recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
         if (p->implicit)
             seterr(c, "%s spoke before the TLS handshake: it is not an implicit-TLS "
-                   "(port 465 style) server — check tls and port", c->peer);
+                   "(port 465 style) server; use tls = starttls (ports 25/587) or the "
+                   "relay's implicit-TLS port", c->peer);
         else
             seterr(c, "%s sent data after the STARTTLS reply and before the TLS handshake "
                    "(STARTTLS response injection?) — aborting", c->peer);
@@ -418,17 +483,33 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
     }
     if ((ret = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0)
         goto tlserr;
-    /* TLS 1.2 and 1.3 only. */
-    if ((ret = gnutls_priority_set_direct(c->tls, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", NULL)) < 0)
+    /* TLS 1.2 and 1.3 only.  Verification profile MEDIUM (112-bit security:
+     * RSA/DSA keys of at least 2048 bits, no SHA-1 signatures in the chain);
+     * tls-allow-weak-keys drops to LOW (80 bits: 1024-bit RSA) for legacy
+     * relays only. */
+    if ((ret = gnutls_priority_set_direct(c->tls, p->allow_weak_keys ? TLS_PRIORITY_WEAK : TLS_PRIORITY,
+                                          NULL)) < 0)
         goto tlserr;
     if ((ret = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->cred)) < 0)
         goto tlserr;
     if (!is_ip_literal(p->verify_name))
         gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, p->verify_name, strlen(p->verify_name));
-    gnutls_session_set_verify_cert(c->tls, p->verify_name, 0);
+    /* chain, host name and the key purpose: the certificate must be meant
+     * for a TLS server (extended key usage serverAuth, when it has an EKU
+     * extension at all): a clientAuth- or emailProtection-only certificate
+     * of the same CA is refused. */
+    gnutls_typed_vdata_st vdata[2] = {
+        { .type = GNUTLS_DT_DNS_HOSTNAME, .data = (unsigned char *)p->verify_name },
+        { .type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER },
+    };
+    gnutls_session_set_verify_cert2(c->tls, vdata, 2, 0);
     if (p->resume && p->resume_len)
         gnutls_session_set_data(c->tls, p->resume, p->resume_len);
-    gnutls_transport_set_int(c->tls, c->fd);
+    c->hs_first_len = 0;
+    gnutls_transport_set_ptr(c->tls, c);
+    gnutls_transport_set_pull_function(c->tls, tls_pull);
+    gnutls_transport_set_push_function(c->tls, tls_push);
+    gnutls_transport_set_pull_timeout_function(c->tls, tls_pull_timeout);
 
     int64_t deadline = now_ms() + (int64_t)p->timeout_s * 1000;
     do {
@@ -448,8 +529,15 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
             unsigned status = gnutls_session_get_verify_cert_status(c->tls);
             gnutls_datum_t out = { 0 };
             gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0);
-            seterr(c, "certificate of %s is not valid for %s: %s", c->peer, p->verify_name,
-                   out.data ? (char *)out.data : "verification failed");
+            seterr(c, "certificate of %s is not valid for %s: %s%s%s", c->peer, p->verify_name,
+                   out.data ? (char *)out.data : "verification failed",
+                   status & GNUTLS_CERT_PURPOSE_MISMATCH
+                       ? " (its extended key usage does not include serverAuth: it is not a TLS "
+                         "server certificate)" : "",
+                   status & GNUTLS_CERT_INSECURE_ALGORITHM
+                       ? (p->allow_weak_keys ? " (a broken algorithm even for tls-allow-weak-keys)"
+                          : " (key too weak or broken signature hash: RSA/DSA keys need at least "
+                            "2048 bits; for a legacy relay you trust: tls-allow-weak-keys = yes)") : "");
             gnutls_free(out.data);
         } else if (ret == GNUTLS_E_PULL_ERROR || ret == GNUTLS_E_PUSH_ERROR ||
                    ret == GNUTLS_E_PREMATURE_TERMINATION) {
@@ -459,23 +547,34 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
                    e ? strerror(e) : "connection closed");
             c->dead = 1;
             return -2;
+        } else if (hs_looks_like_smtp(c)) {
+            char pr[64];
+            /* GnuTLS read only a record header: the rest of the line, if here */
+            ssize_t more = recv(c->fd, c->hs_first + c->hs_first_len,
+                                sizeof c->hs_first - c->hs_first_len, MSG_DONTWAIT);
+            if (more > 0)
+                c->hs_first_len += (size_t)more;
+            size_t n = c->hs_first_len;
+            const char *eol = memchr(c->hs_first, '\r', n);
+            if (eol)
+                n = (size_t)(eol - (const char *)c->hs_first);
+            printable(pr, sizeof pr, (const char *)c->hs_first, n);
+            if (p->implicit)
+                seterr(c, "%s answered the TLS handshake in plain SMTP (\"%s\"): it is not an "
+                       "implicit-TLS (port 465 style) server; use tls = starttls (ports 25/587) "
+                       "or the relay's implicit-TLS port", c->peer, pr);
+            else
+                seterr(c, "%s sent plain SMTP (\"%s\") instead of the TLS handshake after "
+                       "STARTTLS (STARTTLS response injection?) — aborting", c->peer, pr);
         } else {
             seterr(c, "TLS handshake with %s failed: %s", c->peer, gnutls_strerror(ret));
         }
         c->dead = 1;
         return -1;
     }
-    if (p->npins > 0) {
-        char have[80];
-        int ok = 0;
-        if (spki_pin_of_peer(c->tls, have, sizeof have) == 0)
-            for (int i = 0; i < p->npins; i++)
-                ok |= strcmp(have, p->pins[i]) == 0;
-        if (!ok) {
-            seterr(c, "certificate of %s does not match any pin-sha256 (its key is %s)", c->peer, have);
-            c->dead = 1;
-            return -1;
-        }
+    if (p->npins > 0 && conn_check_pins(c->tls, p->pins, p->npins, c->err, sizeof c->err, c->peer) < 0) {
+        c->dead = 1;
+        return -1;
     }
     const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls));
     snprintf(info->version, sizeof info->version, "%s", v ? v : "?");
@@ -505,6 +604,11 @@ void *conn_tls_session_data(struct conn *c, size_t *len)
 {
     if (!c->tls)
         return NULL;
+    /* TLS 1.3: only a NewSessionTicket makes the data resumable; without
+     * one GnuTLS still returns a few bytes that cannot resume anything. */
+    if (gnutls_protocol_get_version(c->tls) == GNUTLS_TLS1_3 &&
+        !(gnutls_session_get_flags(c->tls) & GNUTLS_SFLAGS_SESSION_TICKET))
+        return NULL;
     gnutls_datum_t d = { 0 };
     if (gnutls_session_get_data2(c->tls, &d) < 0 || d.size == 0)
         return NULL;
@@ -515,4 +619,42 @@ void *conn_tls_session_data(struct conn *c, size_t *len)
     }
     gnutls_free(d.data);
     return copy;
+}
+
+int conn_read_greeting(struct conn *c, struct smtp_reply *r, int timeout_s, int port, int implicit)
+{
+    if (port == 465 && !implicit && timeout_s > GREETING_465_S && !c->dead && c->fd >= 0 &&
+        c->rlen == 0) {
+        int w = wait_fd(c->fd, POLLIN, now_ms() + GREETING_465_S * 1000);
+        if (w == 0) {
+            reply_init(r);
+            seterr(c, "no greeting from %s within %d s on port 465: this port probably expects "
+                   "implicit TLS (tls = implicit)", c->peer, GREETING_465_S);
+            c->dead = 1;
+            return -1;
+        }
+    }
+    return conn_read_reply(c, r, timeout_s);
+}
+
+int conn_tls_cache_name(const char *relay, const char *host, char *out, size_t outsize)
+{
+    unsigned char dig[32];
+    gnutls_datum_t parts[2] = { { (unsigned char *)relay, (unsigned)strlen(relay) },
+                                { (unsigned char *)(host ? host : ""), (unsigned)strlen(host ? host : "") } };
+    gnutls_hash_hd_t h;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+        return -1;
+    gnutls_hash(h, parts[0].data, parts[0].size);
+    gnutls_hash(h, "", 1);              /* separator: ("ab","c") != ("a","bc") */
+    gnutls_hash(h, parts[1].data, parts[1].size);
+    gnutls_hash_deinit(h, dig);
+    char readable[65];
+    size_t n = 0;
+    for (const char *p = relay; *p && n < sizeof readable - 1; p++)
+        readable[n++] = (isalnum((unsigned char)*p) || *p == '.' || *p == '-') ? *p : '_';
+    readable[n] = '\0';
+    int w = snprintf(out, outsize, "tls-%s-%02x%02x%02x%02x%02x%02x%02x%02x.session", readable,
+                     dig[0], dig[1], dig[2], dig[3], dig[4], dig[5], dig[6], dig[7]);
+    return w > 0 && (size_t)w < outsize ? 0 : -1;
 }

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void caps_line(struct smtp_caps *c, const char *p, size_t len);
+
 void reply_init(struct smtp_reply *r)
 {
     memset(r, 0, sizeof *r);
     r->text[0] = '\0';
+    r->caps.size = -1;
 }
 
 static int is_enh(const char *p, size_t len, size_t *used)
@@ -94,6 +97,8 @@ enum reply_status reply_feed(struct smtp_reply *r, const char *line, size_t len,
             r->enh[used] = '\0';
         }
     }
+    if (r->nlines > 0 && code == 250)
+        caps_line(&r->caps, txt, tlen);
     /* append printable text, '\n' between lines, bounded */
     if (r->nlines > 0 && r->textlen + 1 < sizeof r->text) {
         r->text[r->textlen++] = '\n';
@@ -185,57 +190,52 @@ static void add_mechs(struct smtp_caps *c, const char *p, const char *end)
     }
 }
 
+/* One EHLO keyword line (without "250-"), raw bytes. */
+static void caps_line(struct smtp_caps *c, const char *line, size_t len)
+{
+    const char *p = line, *le = line + len;
+    const char *kw = p;
+    while (p < le && *p != ' ' && *p != '=')
+        p++;
+    size_t kn = (size_t)(p - kw);
+    if (kw_eq(kw, kn, "STARTTLS"))
+        c->starttls = 1;
+    else if (kw_eq(kw, kn, "ETRN"))
+        c->etrn = 1;
+    else if (kw_eq(kw, kn, "PIPELINING"))
+        c->pipelining = 1;
+    else if (kw_eq(kw, kn, "ENHANCEDSTATUSCODES"))
+        c->enhanced = 1;
+    else if (kw_eq(kw, kn, "8BITMIME"))
+        c->eightbit = 1;
+    else if (kw_eq(kw, kn, "CHUNKING"))
+        c->chunking = 1;
+    else if (kw_eq(kw, kn, "AUTH")) {
+        c->auth = 1;
+        add_mechs(c, p, le);
+    } else if (kw_eq(kw, kn, "SIZE")) {
+        while (p < le && *p == ' ')
+            p++;
+        char num[24];
+        size_t n = (size_t)(le - p);
+        if (n > 0 && n < sizeof num) {
+            memcpy(num, p, n);
+            num[n] = '\0';
+            char *e;
+            long v = strtol(num, &e, 10);
+            if (*e == '\0' && v >= 0)
+                c->size = v;
+        }
+    }
+}
+
 int caps_parse(const struct smtp_reply *r, struct smtp_caps *c)
 {
     memset(c, 0, sizeof *c);
     c->size = -1;
     if (!r->complete || r->code != 250)
         return -1;
-    const char *p = r->text;
-    const char *end = r->text + r->textlen;
-    /* skip the first line (domain and greeting) */
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl)
-        return 0;
-    p = nl + 1;
-    while (p < end) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        const char *kw = p;
-        while (p < le && *p != ' ' && *p != '=')
-            p++;
-        size_t kn = (size_t)(p - kw);
-        if (kw_eq(kw, kn, "STARTTLS"))
-            c->starttls = 1;
-        else if (kw_eq(kw, kn, "ETRN"))
-            c->etrn = 1;
-        else if (kw_eq(kw, kn, "PIPELINING"))
-            c->pipelining = 1;
-        else if (kw_eq(kw, kn, "ENHANCEDSTATUSCODES"))
-            c->enhanced = 1;
-        else if (kw_eq(kw, kn, "8BITMIME"))
-            c->eightbit = 1;
-        else if (kw_eq(kw, kn, "CHUNKING"))
-            c->chunking = 1;
-        else if (kw_eq(kw, kn, "AUTH")) {
-            c->auth = 1;
-            add_mechs(c, p, le);
-        } else if (kw_eq(kw, kn, "SIZE")) {
-            while (p < le && *p == ' ')
-                p++;
-            char num[24];
-            size_t n = (size_t)(le - p);
-            if (n > 0 && n < sizeof num) {
-                memcpy(num, p, n);
-                num[n] = '\0';
-                char *e;
-                long v = strtol(num, &e, 10);
-                if (*e == '\0' && v >= 0)
-                    c->size = v;
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
+    *c = r->caps;
     return 0;
 }
 

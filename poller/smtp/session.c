@@ -34,10 +34,8 @@ static void relay_fail(struct relay_result *res, const char *stage, int code, co
 
 static void tls_cache_name(const struct relay_cfg *rc, char *out, size_t n)
 {
-    snprintf(out, n, "tls-%s.session", rc->name);
-    for (char *p = out; *p; p++)
-        if (*p == '/')
-            *p = '_';
+    if (conn_tls_cache_name(rc->name, rc->host, out, n) < 0)
+        out[0] = '\0';
 }
 
 /* Reply to greeting/EHLO: 4xx is temporary, 5xx refusal. */
@@ -83,6 +81,7 @@ static int do_tls(struct session *s, struct tls_info *ti)
         .resume = s->tls_resume, .resume_len = s->tls_resume_len,
         .timeout_s = rc->to.tls,
         .implicit = rc->tls == TLS_IMPLICIT,
+        .allow_weak_keys = rc->tls_allow_weak_keys,
     };
     int tr = conn_starttls(&s->c, &p, ti);
     if (tr < 0) {
@@ -120,9 +119,10 @@ static int session_open(struct session *s)
         relay_fail(s->res, "connect", EX_TEMPFAIL, s->c.err);
         return -1;
     }
+    (void)sscanf(s->c.peer, "[%45[^]]", s->res->peer);   /* the hold trusts this address */
     if (rc->tls == TLS_IMPLICIT && do_tls(s, &ti) < 0)
         return -1;
-    if (conn_read_reply(&s->c, &r, rc->to.greeting) < 0) {
+    if (conn_read_greeting(&s->c, &r, rc->to.greeting, port, rc->tls == TLS_IMPLICIT) < 0) {
         relay_fail(s->res, "greeting", EX_TEMPFAIL, s->c.err);
         return -1;
     }
@@ -166,7 +166,8 @@ static int session_open(struct session *s)
             relay_fail(s->res, "auth", EX_PROTOCOL, "relay offers no AUTH mechanism, but a username is configured");
             return -1;
         }
-        const char *mech = auth_choose(rc->mechs, rc->nmechs, &caps);
+        const char *mech = auth_choose(rc->mechs, rc->nmechs, rc->mechs_default, &caps,
+                                       rc->tls != TLS_NONE);
         if (!mech) {
             char offered[200] = "";
             for (int i = 0; i < caps.nmechs; i++) {
@@ -201,15 +202,6 @@ static int session_open(struct session *s)
 
 static void session_close(struct session *s, int quit)
 {
-    if (s->c.tls) {
-        size_t len = 0;
-        void *d = conn_tls_session_data(&s->c, &len);
-        if (d) {
-            free(s->tls_resume);
-            s->tls_resume = d;
-            s->tls_resume_len = len;
-        }
-    }
     if (quit && !s->c.dead && s->c.fd >= 0) {
         struct smtp_reply r;
         conn_cmd(&s->c, "QUIT", &r, s->rc->to.quit);
@@ -220,6 +212,15 @@ static void session_close(struct session *s, int quit)
         s->c.dead = 0;
         log_info("stopping: sending QUIT without waiting for the reply");
         conn_send_line(&s->c, "QUIT", 1);
+    }
+    if (s->c.tls) {     /* after QUIT: a TLS 1.3 ticket may come late; none: keep the old one */
+        size_t len = 0;
+        void *d = conn_tls_session_data(&s->c, &len);
+        if (d) {
+            free(s->tls_resume);
+            s->tls_resume = d;
+            s->tls_resume_len = len;
+        }
     }
     s->res->bytes_in += s->c.bytes_in;
     s->res->bytes_out += s->c.bytes_out;
@@ -337,7 +338,7 @@ out:
             res->exit = exit_worst(res->exit, res->nodes[i].exit);
     if (!check_only && etp_abort)
         res->exit = exit_worst(res->exit, EX_TEMPFAIL);
-    if (s->tls_resume)
+    if (s->tls_resume && !s->open)     /* open: session_end() writes it after QUIT */
         state_write_raw(cfg->state_dir, cache, s->tls_resume, s->tls_resume_len);
     res->end_ms = now_ms();
     log_set_prefix(NULL);

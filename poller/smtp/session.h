@@ -31,6 +31,7 @@ struct relay_result {
     int etrn_advertised;
     uint64_t bytes_in, bytes_out;
     int64_t start_ms, end_ms;
+    char peer[46];                /* numeric address of the last connection (INET6_ADDRSTRLEN) */
     int nnodes;
     struct node_result nodes[CFG_MAX_NODES];
 };

@@ -17,6 +17,8 @@
 #       permit_sasl_authenticated, reject); it is then sent to [SINK_ADDR]:25
 #       from RELAY_ADDR.  DOMAINs are fast_flush_domains; notflush.test is
 #       relayed but is not, so "ETRN notflush.test" is answered 459.
+#       RELAY_SINK=external: no sink is started (start one with sink-start,
+#       e.g. in the gateway's network namespace, as tests/lib/slowline.sh does).
 #       TLS: DIR/ca from tests/lib/mkca.sh (DIR/ca/ca.pem is the trust anchor).
 #       The default certificate is the one for RELAY_ADDR (clients that
 #       connect by address send no SNI); clients sending SNI "relay.test" get
@@ -36,7 +38,8 @@
 #       Send N messages from sender@client.test to user@DOMAIN over SMTP
 #       (127.0.0.1 -> RELAY_ADDR:25, smtp-source); return once all N are in
 #       the deferred queue (held, and known to the fast-flush service).
-#       Fails if any of them reaches the sink instead.
+#       Fails if any of them reaches the sink instead.  RELAY_MSG_SIZE=BYTES
+#       makes each message that long (smtp-source -l; default: a few lines).
 #   relay.sh queued DIR            print the number of messages in the queue
 #   relay.sh delivered DIR         print the number of messages the sink has
 #                                  completely received
@@ -521,7 +524,8 @@ cmd_start() {
 
     # 1. Stop whatever this DIR still runs, free our ports from stale runs.
     cmd_stop "$D"
-    claim_ports "$RELAY_ADDR:25" "$RELAY_ADDR:465" "$RELAY_ADDR:2525" "$SINK_ADDR:25"
+    claim_ports "$RELAY_ADDR:25" "$RELAY_ADDR:465" "$RELAY_ADDR:2525"
+    [ "${RELAY_SINK:-}" = external ] || claim_ports "$SINK_ADDR:25"
 
     # 2. Fresh instance state (the CA is kept: mkca.sh is idempotent).
     mkdir -p "$D"
@@ -548,8 +552,9 @@ EOF
     touch "$D/queue/quick-start"
     pf start >"$D/start.log" 2>&1 || { cat "$D/start.log" >&2; start_failed "postfix start failed"; }
 
-    # 5. The customer MTA.
-    cmd_sink_start "$D" "$SINK_ADDR"
+    # 5. The customer MTA (RELAY_SINK=external: the caller starts it with
+    # sink-start, e.g. in another network namespace).
+    [ "${RELAY_SINK:-}" = external ] || cmd_sink_start "$D" "$SINK_ADDR"
 
     # 6. Wait for every listener, then for a real greeting on port 25 (this
     # proves smtpd starts with this config: TLS, SASL, maps).
@@ -563,7 +568,7 @@ EOF
             || start_failed "no SMTP greeting on $RELAY_ADDR:$p (got '$greeting')"
     done
     pid=$(master_pid) || start_failed "postfix master is not running"
-    note "started $D: relay $RELAY_ADDR:25/465/2525 (master pid $pid), sink $SINK_ADDR:25 (pid $(cat "$D/sink.pid")), domains $*, in $(( ($(now_us) - t0) / 1000 )) ms"
+    note "started $D: relay $RELAY_ADDR:25/465/2525 (master pid $pid), sink $SINK_ADDR:25 (pid $(cat "$D/sink.pid" 2>/dev/null || echo external)), domains $*, in $(( ($(now_us) - t0) / 1000 )) ms"
 }
 
 # count queue entries: qcount [QUEUE_NAME] [DOMAIN]  (empty = any)
@@ -637,6 +642,7 @@ cmd_inject() {
     (trap '' PIPE; postkick -c "$D/etc" public qmgr I) || note "warning: postkick failed"
 
     smtp-source -4 -d -m "$n" -M client.test -f "sender@client.test" \
+        ${RELAY_MSG_SIZE:+-l "$RELAY_MSG_SIZE"} \
         -t "user@$dom" -S "relay.sh test message" "$RELAY_ADDR:25" \
         || die "smtp-source to $RELAY_ADDR:25 failed"
 

@@ -27,7 +27,9 @@ START_TEST(minimal_with_defaults)
     ck_assert_int_eq(relay_port(r), 25);
     ck_assert_int_eq(r->nnodes, 3);
     ck_assert_int_eq(r->nmechs, 4);
-    ck_assert_str_eq(r->mechs[0], "SCRAM-SHA-256");
+    ck_assert_str_eq(r->mechs[0], "PLAIN");
+    ck_assert(r->mechs_default);
+    ck_assert(!r->tls_allow_weak_keys);
     ck_assert_int_eq(r->to.greeting, 300);
     ck_assert_int_eq(r->to.connect, 30);
     ck_assert_int_eq(c.hold.quiet, 10);

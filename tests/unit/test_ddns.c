@@ -3,6 +3,9 @@
  * classification, templates, and the dyndns2 update rules with injected
  * times. */
 #include "ddns/ddns.h"
+#include "ddns/internal.h"
+#include "conf/config.h"
+#include "core/netaddr.h"
 #include "core/log.h"
 #include "core/util.h"
 #include <arpa/inet.h>
@@ -11,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* ---- dyndns2 answers ---------------------------------------------------- */
 
@@ -160,8 +166,14 @@ START_TEST(t_checkip)
     /* first address of the requested family */
     ck_assert_str_eq(ci("v6 2001:db8::5 v4 192.0.2.9", AF_INET), "192.0.2.9");
     ck_assert_str_eq(ci("v4 192.0.2.9 v6 2001:db8::5", AF_INET6), "2001:db8::5");
-    ck_assert_str_eq(ci("v4 192.0.2.9 v6 2001:db8::5", AF_UNSPEC), "192.0.2.9");
-    ck_assert_str_eq(ci("a 1.2.3.4 b 5.6.7.8", AF_INET), "1.2.3.4");
+    /* exactly one address: two different ones are refused (which is ours?) */
+    ck_assert_str_eq(ci("v4 192.0.2.9 v6 2001:db8::5", AF_UNSPEC), "-");
+    ck_assert_str_eq(ci("a 1.2.3.4 b 5.6.7.8", AF_INET), "-");
+    ck_assert_int_eq(ddns_parse_checkip("1.2.3.4 5.6.7.8", 15, AF_INET, (char[64]){0}, 64), -2);
+    ck_assert_str_eq(ci("1.2.3.4 and again 1.2.3.4", AF_INET), "1.2.3.4");
+    /* the reviewer's answers: none of them is an address to publish */
+    ck_assert_str_eq(ci("not-an-ip;x", AF_INET), "-");
+    ck_assert_str_eq(ci("not-an-ip;x", AF_UNSPEC), "-");
     /* junk */
     ck_assert_str_eq(ci("", AF_INET), "-");
     ck_assert_str_eq(ci("no address here", AF_UNSPEC), "-");
@@ -308,35 +320,35 @@ END_TEST
 
 START_TEST(t_classify)
 {
-    struct { const char *a; enum ddns_addr_kind k; } t[] = {
-        { "8.8.8.8", DDNS_ADDR_PUBLIC }, { "81.2.69.142", DDNS_ADDR_PUBLIC },
-        { "10.0.0.1", DDNS_ADDR_PRIVATE }, { "10.255.255.255", DDNS_ADDR_PRIVATE },
-        { "172.16.0.1", DDNS_ADDR_PRIVATE }, { "172.31.255.1", DDNS_ADDR_PRIVATE },
-        { "172.32.0.1", DDNS_ADDR_PUBLIC }, { "172.15.255.255", DDNS_ADDR_PUBLIC },
-        { "192.168.1.1", DDNS_ADDR_PRIVATE }, { "192.169.0.1", DDNS_ADDR_PUBLIC },
-        { "100.64.0.1", DDNS_ADDR_CGNAT }, { "100.127.255.254", DDNS_ADDR_CGNAT },
-        { "100.128.0.1", DDNS_ADDR_PUBLIC }, { "100.63.255.255", DDNS_ADDR_PUBLIC },
-        { "127.0.0.1", DDNS_ADDR_LOOPBACK }, { "127.0.0.20", DDNS_ADDR_LOOPBACK },
-        { "169.254.1.1", DDNS_ADDR_LINKLOCAL },
-        { "192.0.2.1", DDNS_ADDR_RESERVED }, { "198.51.100.7", DDNS_ADDR_RESERVED },
-        { "203.0.113.45", DDNS_ADDR_RESERVED }, { "0.0.0.0", DDNS_ADDR_RESERVED },
-        { "224.0.0.1", DDNS_ADDR_RESERVED }, { "255.255.255.255", DDNS_ADDR_RESERVED },
-        { "198.18.0.1", DDNS_ADDR_RESERVED },
-        { "2a01:4f8::1", DDNS_ADDR_PUBLIC }, { "2001:4860:4860::8888", DDNS_ADDR_PUBLIC },
-        { "::1", DDNS_ADDR_LOOPBACK }, { "::", DDNS_ADDR_RESERVED },
-        { "fe80::1", DDNS_ADDR_LINKLOCAL }, { "febf::1", DDNS_ADDR_LINKLOCAL },
-        { "fd00::1", DDNS_ADDR_PRIVATE }, { "fc00::1", DDNS_ADDR_PRIVATE },
-        { "fec0::1", DDNS_ADDR_PRIVATE }, { "2001:db8::1", DDNS_ADDR_RESERVED },
-        { "ff02::1", DDNS_ADDR_RESERVED }, { "::ffff:10.1.2.3", DDNS_ADDR_PRIVATE },
-        { "::ffff:8.8.8.8", DDNS_ADDR_PUBLIC }, { "100::1", DDNS_ADDR_RESERVED },
-        { "", DDNS_ADDR_INVALID }, { "1.2.3", DDNS_ADDR_INVALID }, { "x", DDNS_ADDR_INVALID },
-        { "1.2.3.4 ", DDNS_ADDR_INVALID },
+    struct { const char *a; enum netaddr_kind k; } t[] = {
+        { "8.8.8.8", NETADDR_PUBLIC }, { "81.2.69.142", NETADDR_PUBLIC },
+        { "10.0.0.1", NETADDR_PRIVATE }, { "10.255.255.255", NETADDR_PRIVATE },
+        { "172.16.0.1", NETADDR_PRIVATE }, { "172.31.255.1", NETADDR_PRIVATE },
+        { "172.32.0.1", NETADDR_PUBLIC }, { "172.15.255.255", NETADDR_PUBLIC },
+        { "192.168.1.1", NETADDR_PRIVATE }, { "192.169.0.1", NETADDR_PUBLIC },
+        { "100.64.0.1", NETADDR_CGNAT }, { "100.127.255.254", NETADDR_CGNAT },
+        { "100.128.0.1", NETADDR_PUBLIC }, { "100.63.255.255", NETADDR_PUBLIC },
+        { "127.0.0.1", NETADDR_LOOPBACK }, { "127.0.0.20", NETADDR_LOOPBACK },
+        { "169.254.1.1", NETADDR_LINKLOCAL },
+        { "192.0.2.1", NETADDR_DOCUMENTATION }, { "198.51.100.7", NETADDR_DOCUMENTATION },
+        { "203.0.113.45", NETADDR_DOCUMENTATION }, { "0.0.0.0", NETADDR_UNSPECIFIED },
+        { "224.0.0.1", NETADDR_MULTICAST }, { "255.255.255.255", NETADDR_RESERVED },
+        { "198.18.0.1", NETADDR_DOCUMENTATION },
+        { "2a01:4f8::1", NETADDR_PUBLIC }, { "2001:4860:4860::8888", NETADDR_PUBLIC },
+        { "::1", NETADDR_LOOPBACK }, { "::", NETADDR_UNSPECIFIED },
+        { "fe80::1", NETADDR_LINKLOCAL }, { "febf::1", NETADDR_LINKLOCAL },
+        { "fd00::1", NETADDR_PRIVATE }, { "fc00::1", NETADDR_PRIVATE },
+        { "fec0::1", NETADDR_PRIVATE }, { "2001:db8::1", NETADDR_DOCUMENTATION },
+        { "ff02::1", NETADDR_MULTICAST }, { "::ffff:10.1.2.3", NETADDR_PRIVATE },
+        { "::ffff:8.8.8.8", NETADDR_PUBLIC }, { "100::1", NETADDR_RESERVED },
+        { "", NETADDR_INVALID }, { "1.2.3", NETADDR_INVALID }, { "x", NETADDR_INVALID },
+        { "1.2.3.4 ", NETADDR_INVALID },
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        ck_assert_msg(ddns_classify_addr(t[i].a) == t[i].k, "%s: got %d, want %d", t[i].a,
-                      ddns_classify_addr(t[i].a), t[i].k);
-    ck_assert_int_eq(ddns_classify_addr(NULL), DDNS_ADDR_INVALID);
-    ck_assert_ptr_nonnull(strstr(ddns_addr_kind_name(DDNS_ADDR_CGNAT), "100.64.0.0/10"));
+        ck_assert_msg(netaddr_classify_str(t[i].a) == t[i].k, "%s: got %d, want %d", t[i].a,
+                      netaddr_classify_str(t[i].a), t[i].k);
+    ck_assert_int_eq(netaddr_classify_str(NULL), NETADDR_INVALID);
+    ck_assert_ptr_nonnull(strstr(netaddr_kind_name(NETADDR_CGNAT), "100.64.0.0/10"));
 }
 END_TEST
 
@@ -497,6 +509,169 @@ START_TEST(t_rules_fatal)
 }
 END_TEST
 
+/* ---- change digest: every key counts ----------------------------------- */
+
+/* One changed value for every key of a ddns section.  The test reads the
+ * key list from the section as libconfuse prints it, so a key added to the
+ * schema without a line here fails the test (and, more to the point, the
+ * digest already covers it, being computed from that same text). */
+static const struct { const char *key, *line; } key_changes[] = {
+    { "protocol", "protocol = \"custom\" url = \"https://x.test/{hostname}\"" },
+    { "preset", "preset = \"dyn\"" },
+    { "hostname", "hostname = \"gw2.example.test\"" },
+    { "server", "server = \"http://127.0.0.1:2\"" },
+    { "username", "username = \"u\"" },
+    { "password-file", "password-file = \"/etc/passwd\"" },
+    { "zone", "zone = \"example.test\"" },
+    { "ttl", "ttl = 61" },
+    { "ipv4", "ipv4 = false ipv6 = true" },
+    { "ipv6", "ipv6 = true" },
+    { "address-source", "address-source = \"url\" check-ip-url = \"https://ip.test/\"" },
+    { "interface", "interface = \"ppp0\"" },
+    { "check-ip-url", "check-ip-url = \"https://ip.test/\"" },
+    { "check-ip-url6", "check-ip-url6 = \"https://ip6.test/\"" },
+    { "on-private-address", "on-private-address = \"warn\"" },
+    { "trust-http-check-ip", "trust-http-check-ip = true" },
+    { "method", "method = \"POST\"" },
+    { "url", "url = \"https://x.test/\"" },
+    { "headers", "headers = {\"X-A: b\"}" },
+    { "body", "body = \"b\"" },
+    { "success-status", "success-status = {200, 204}" },
+    { "wait-server", "wait-server = \"127.0.0.1:53\"" },
+    { "wait-timeout", "wait-timeout = 61" },
+    { "delay-after-change", "delay-after-change = 1" },
+    { "force-refresh-days", "force-refresh-days = 24" },
+    { "timeout", "timeout = 31" },
+    { "required", "required = true" },
+    { "ca-file", "ca-file = \"/etc/hostname\"" },
+};
+
+static const char *ddns_base =
+    "protocol = \"dyndns2\" hostname = \"gw.example.test\" server = \"http://127.0.0.1:1\" "
+    "username = \"user\" password-file = \"/etc/hostname\"";
+
+static int load_ddns(const char *extra, struct etp_config *c)
+{
+    char text[2048], err[4096];
+    snprintf(text, sizeof text, "relay r { host = \"x.test\" domains = {\"a.test\"} }\n"
+             "ddns d { %s %s }\n", ddns_base, extra);
+    int r = config_load_string(text, "t.conf", c, err, sizeof err);
+    if (r < 0 || c->nddns != 1)
+        fprintf(stderr, "config: %s\n", err);
+    return r < 0 || c->nddns != 1 ? -1 : 0;
+}
+
+START_TEST(t_digest_every_key)
+{
+    struct etp_config base;
+    ck_assert_int_eq(load_ddns("", &base), 0);
+    ck_assert_ptr_nonnull(base.ddns[0].section_text);
+    char h0[17], h1[17];
+    ddns_entry_digest(&base.ddns[0], h0);
+    ddns_entry_digest(&base.ddns[0], h1);
+    ck_assert_str_eq(h0, h1);                            /* stable */
+    /* every key the schema prints must have a change in the table */
+    int nkeys = 0;
+    for (const char *p = base.ddns[0].section_text; *p; ) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        const char *k = p;
+        while (*k == '#' || *k == ' ')
+            k++;
+        size_t kl = strcspn(k, " =");
+        if (kl > 0 && kl < 40 && (size_t)(k - p) + kl < n) {
+            int found = 0;
+            for (size_t i = 0; i < sizeof key_changes / sizeof key_changes[0]; i++)
+                found |= strlen(key_changes[i].key) == kl && strncmp(key_changes[i].key, k, kl) == 0;
+            ck_assert_msg(found, "ddns key \"%.*s\" has no change in key_changes[]", (int)kl, k);
+            nkeys++;
+        }
+        p += n + (e ? 1 : 0);
+    }
+    ck_assert_int_eq(nkeys, (int)(sizeof key_changes / sizeof key_changes[0]));
+    for (size_t i = 0; i < sizeof key_changes / sizeof key_changes[0]; i++) {
+        struct etp_config c;
+        ck_assert_msg(load_ddns(key_changes[i].line, &c) == 0, "%s", key_changes[i].line);
+        char h[17];
+        ddns_entry_digest(&c.ddns[0], h);
+        ck_assert_msg(strcmp(h, h0) != 0, "changing %s did not change the digest", key_changes[i].key);
+        config_free(&c);
+    }
+    /* the secret file's identity counts too (a rewritten key clears a final badauth) */
+    char path[] = "/tmp/test_ddns_secretXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "k1\n", 3), 3);
+    close(fd);
+    struct etp_config c;
+    char line[200];
+    snprintf(line, sizeof line, "password-file = \"%s\"", path);
+    ck_assert_int_eq(load_ddns(line, &c), 0);
+    ddns_entry_digest(&c.ddns[0], h0);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_eq(write(fd, "key-2\n", 6), 6);
+    close(fd);
+    ddns_entry_digest(&c.ddns[0], h1);
+    ck_assert_str_ne(h0, h1);
+    unlink(path);
+    config_free(&c);
+    config_free(&base);
+}
+END_TEST
+
+/* ---- one secret rule for check and poll -------------------------------- */
+
+START_TEST(t_secret_invalid)
+{
+    ck_assert_ptr_null(secret_invalid("Tok\\en-\xc3\xa4-SECRET42"));
+    ck_assert_ptr_nonnull(strstr(secret_invalid("key\rX-Injected: 1"), "carriage return"));
+    ck_assert_ptr_nonnull(secret_invalid("key\nmore"));
+    ck_assert_ptr_nonnull(secret_invalid("key\x7f"));
+    ck_assert_ptr_nonnull(secret_invalid(""));
+}
+END_TEST
+
+/* ---- the redirect rule ---------------------------------------------------- */
+
+START_TEST(t_redirect_rule)
+{
+    char why[300];
+    ck_assert(ddns_redirect_ok("http://h.test/a", "http://h.test/b", why, sizeof why));
+    ck_assert(ddns_redirect_ok("https://h.test:8443/a", "https://H.test:8443/b", why, sizeof why));
+    ck_assert(ddns_redirect_ok("http://h.test/a", "https://h.test/a", why, sizeof why));
+    ck_assert(ddns_redirect_ok("http://h.test:8080/a", "https://h.test:443/a", why, sizeof why));
+    /* credentials to another port: refused, also as an "https upgrade" */
+    ck_assert(!ddns_redirect_ok("http://h.test/a", "https://h.test:8443/a", why, sizeof why));
+    ck_assert_ptr_nonnull(strstr(why, "8443"));
+    ck_assert(!ddns_redirect_ok("http://h.test:8080/a", "http://h.test:8081/a", why, sizeof why));
+    ck_assert(!ddns_redirect_ok("https://h.test/a", "http://h.test/a", why, sizeof why));
+    ck_assert(!ddns_redirect_ok("https://h.test/a", "https://other.test/a", why, sizeof why));
+    ck_assert(!ddns_redirect_ok("https://h.test/a", "ftp://h.test/a", why, sizeof why));
+    ck_assert(!ddns_redirect_ok("https://h.test/a", "::::", why, sizeof why));
+}
+END_TEST
+
+/* ---- the growing builder never cuts --------------------------------------- */
+
+START_TEST(t_sbuf_cap)
+{
+    struct sbuf b = sb_heap(DDNS_URL_MAX);
+    char name[254];
+    memset(name, 'a', 253);
+    name[253] = '\0';
+    for (int i = 0; i < 20; i++)
+        sb_add(&b, name);
+    ck_assert(!b.overflow);
+    ck_assert_uint_eq(b.len, 20 * 253);
+    ck_assert_uint_eq(strlen(b.p), 20 * 253);
+    for (int i = 0; i < 60; i++)
+        sb_add(&b, name);
+    ck_assert(b.overflow);                              /* refused, not cut silently */
+    sb_free(&b);
+    ck_assert_ptr_null(b.p);
+}
+END_TEST
+
 START_TEST(t_exit_worst_order)
 {
     /* ddns_run_all combines entries with exit_worst: config beats auth beats temp */
@@ -535,6 +710,10 @@ static Suite *suite(void)
     tcase_add_test(tc, t_rules_retry_10_minutes);
     tcase_add_test(tc, t_rules_fatal);
     tcase_add_test(tc, t_exit_worst_order);
+    tcase_add_test(tc, t_digest_every_key);
+    tcase_add_test(tc, t_secret_invalid);
+    tcase_add_test(tc, t_redirect_rule);
+    tcase_add_test(tc, t_sbuf_cap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,6 +10,7 @@
 #include "hold/hold.h"
 #include "core/log.h"
 #include "hold/sockdiag.h"
+#include "hold/learn.h"
 #include "core/util.h"
 #include <arpa/inet.h>
 #include <check.h>
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -683,6 +685,315 @@ static int match(const char *prefix, const char *addr)
     return hold_prefix_match(&p, AF_INET6, a);
 }
 
+/* ---- SYN-RECV, confirmation, adaptive quiet, learned bound (issue 13/14) -- */
+
+START_TEST(syn_then_established_is_one_connection)
+{
+    struct hold_params p = params(1, 30, 300);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn syn = in_conn(1, 40000, 11, 1);
+    syn.syn = 1;
+    struct hold_conn est = in_conn(1, 40000, 12, 1);      /* the full socket: another cookie */
+    ck_assert_int_eq(hold_sm_step(sm, 0, NULL, 0), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, 200, &syn, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->open_in, 1);
+    ck_assert_int_eq(hold_sm_step(sm, 400, &est, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    ck_assert_int_eq(sm->open_in, 1);
+    ck_assert_int_eq(hold_sm_step(sm, 600, NULL, 0), HOLD_NOT_RUN);   /* closed */
+    ck_assert_int_eq(hold_sm_step(sm, 1600, NULL, 0), HOLD_QUIET);
+    ck_assert_int_eq(sm->seen_in, 1);
+    /* its close event (full socket's cookie) right after the SYN-RECV sighting */
+    hold_sm_init(sm, &p, NULL, NULL);
+    ck_assert_int_eq(hold_sm_step(sm, 0, &syn, 1), HOLD_NOT_RUN);
+    est.open = 0;
+    ck_assert_int_eq(hold_sm_step(sm, 200, &est, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    ck_assert_int_eq(sm->open_in, 0);
+    free(sm);
+}
+END_TEST
+
+START_TEST(syn_recv_is_activity)
+{
+    /* issue 13's GSM case: a first wave closes at 1 s, the second wave's
+     * handshake starts at 4.4 s and completes only at 13 s.  With quiet 10
+     * and only established sockets counted the hold ended at 11 s. */
+    struct hold_params p = params(10, 120, 1800);
+    struct hold_sm *sm = new_sm(&p);
+    struct script sc[3];
+    sc[0] = (struct script){ in_conn(1, 40000, 1, 1), 0, S(1), 0 };
+    sc[1] = (struct script){ in_conn(1, 40001, 2, 1), 4400, 13000, 0 };
+    sc[1].c.syn = 1;
+    sc[2] = (struct script){ in_conn(1, 40001, 3, 1), 13000, 16000, 0 };
+    int64_t end_t;
+    ck_assert_int_eq(run_script(sm, sc, 3, 200, S(60), &end_t), HOLD_QUIET);
+    ck_assert_msg(end_t >= 16000 + S(10), "ended at %lld", (long long)end_t);
+    ck_assert_int_eq(sm->seen_in, 2);
+    free(sm);
+}
+END_TEST
+
+START_TEST(confirm_window)
+{
+    struct hold_params p = params(1, 30, 300);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn a = in_conn(1, 40000, 1, 1), b = in_conn(1, 40001, 2, 1);
+    hold_sm_step(sm, 0, &a, 1);
+    hold_sm_step(sm, 200, NULL, 0);                       /* a closed at 200 */
+    ck_assert_int_eq(hold_sm_step(sm, 1200, NULL, 0), HOLD_QUIET);
+    hold_sm_confirming(sm, 2000);                         /* a confirming ETRN */
+    ck_assert_int_eq(sm->end, HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, 2000, NULL, 0), HOLD_NOT_RUN);   /* not the quiet rule */
+    ck_assert_int_eq(hold_sm_step(sm, 2400, &b, 1), HOLD_NOT_RUN);    /* it brought more */
+    ck_assert_int_eq(hold_sm_step(sm, 2600, NULL, 0), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, 3600, NULL, 0), HOLD_QUIET);    /* quiet again */
+    ck_assert_int_eq(sm->confirmed, 0);
+    hold_sm_confirming(sm, 2000);
+    ck_assert_int_eq(hold_sm_step(sm, 5400, NULL, 0), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, 5600, NULL, 0), HOLD_QUIET);    /* brought nothing */
+    ck_assert_int_eq(sm->confirmed, 1);
+    ck_assert_int_eq(sm->confirms, 2);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.confirmed, 1);
+    ck_assert_int_eq(s.confirms, 2);
+    ck_assert_int_eq(s.connections, 2);
+    /* only a quiet end can be confirmed */
+    hold_sm_init(sm, &p, NULL, NULL);
+    hold_sm_abort(sm, 10);
+    hold_sm_confirming(sm, 1000);
+    ck_assert_int_eq(sm->end, HOLD_ABORTED);
+    free(sm);
+}
+END_TEST
+
+START_TEST(quiet_follows_the_gaps)
+{
+    /* quiet 4 s: fixed, the hold would end at 8 s, before the third
+     * connection; the relay left 3 s, then 5 s between connections: the
+     * quiet period grows to 2 x the longest gap (6 s, then 10 s) */
+    struct hold_params p = params(4, 30, 300);
+    p.quiet_max_ms = S(60);
+    struct hold_sm *sm = new_sm(&p);
+    struct script sc[3] = {
+        { in_conn(1, 40000, 1, 1), 0, 500, 0 },
+        { in_conn(1, 40001, 2, 1), 3500, 4000, 0 },
+        { in_conn(1, 40002, 3, 1), 9000, 9200, 0 },
+    };
+    int64_t end_t;
+    ck_assert_int_eq(run_script(sm, sc, 3, 100, S(60), &end_t), HOLD_QUIET);
+    ck_assert_int_eq(sm->seen_in, 3);
+    ck_assert_int_eq(sm->max_gap_ms, 5000);
+    ck_assert_int_eq(sm->quiet_ms, 10000);
+    ck_assert_msg(end_t >= 9200 + 10000 && end_t <= 9200 + 10200, "ended at %lld", (long long)end_t);
+    /* the same with a fixed quiet period: ends before the third one */
+    p.quiet_max_ms = 0;
+    hold_sm_init(sm, &p, NULL, NULL);
+    ck_assert_int_eq(run_script(sm, sc, 3, 100, S(60), &end_t), HOLD_QUIET);
+    ck_assert_int_eq(sm->seen_in, 2);
+    /* capped */
+    p.quiet_max_ms = 5000;
+    hold_sm_init(sm, &p, NULL, NULL);
+    ck_assert_int_eq(run_script(sm, sc, 2, 100, S(60), &end_t), HOLD_QUIET);
+    ck_assert_int_eq(sm->quiet_ms, 5000);
+    /* learned from earlier polls */
+    p.quiet_max_ms = S(60);
+    p.learned_gap_ms = 4000;
+    hold_sm_init(sm, &p, NULL, NULL);
+    ck_assert_int_eq(run_script(sm, sc, 1, 100, S(60), &end_t), HOLD_QUIET);
+    ck_assert_msg(end_t >= 500 + 8000, "ended at %lld", (long long)end_t);
+    free(sm);
+}
+END_TEST
+
+START_TEST(empty_at_learned_bound)
+{
+    struct hold_params p = params(10, 120, 1800);
+    p.contact_bound_ms = 5000;
+    struct hold_sm *sm = new_sm(&p);
+    int64_t end_t;
+    ck_assert_int_eq(run_script(sm, NULL, 0, 200, S(200), &end_t), HOLD_EMPTY);
+    ck_assert_int_eq(end_t, 5000);
+    /* a connection before the bound: delivery, not empty */
+    struct script sc[1] = { { in_conn(1, 40000, 1, 1), 3000, 4000, 0 } };
+    hold_sm_init(sm, &p, NULL, NULL);
+    ck_assert_int_eq(run_script(sm, sc, 1, 200, S(200), &end_t), HOLD_QUIET);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.first_contact_ms, 3000);
+    ck_assert_str_eq(hold_end_name(HOLD_EMPTY), "empty");
+    free(sm);
+}
+END_TEST
+
+START_TEST(overshoot_from_the_close_seen)
+{
+    /* issue 14: delivery over before the hold began (close event 900 ms old
+     * at the first sample, poll began 2 s before): the overshoot counts
+     * from that close, not from the first sample */
+    struct hold_params p = params(10, 120, 1800);
+    p.recent_ms = 2000;
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn c = in_conn(1, 40000, 1, 0);
+    c.closed_ago_ms = 900;
+    ck_assert_int_eq(hold_sm_step(sm, 0, &c, 1), HOLD_NOT_RUN);
+    ck_assert_int_eq(sm->seen_in, 1);
+    int64_t t = 0;
+    enum hold_end e = HOLD_NOT_RUN;
+    while (e == HOLD_NOT_RUN)
+        e = hold_sm_step(sm, t += 200, NULL, 0);
+    ck_assert_int_eq(e, HOLD_QUIET);
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.overshoot_ms, s.duration_ms + 900);
+    ck_assert_int_eq(s.duration_ms, 9200);                 /* 10 s after the close at -0.9 s */
+    free(sm);
+}
+END_TEST
+
+START_TEST(per_peer_bytes)
+{
+    struct hold_params p = params(1, 30, 300);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn a = in_conn(1, 40000, 1, 1), b = in_conn(2, 40001, 2, 1);
+    a.bytes = 500;
+    b.bytes = 0;
+    struct hold_conn both[2] = { a, b };
+    hold_sm_step(sm, 0, NULL, 0);
+    hold_sm_step(sm, 200, both, 2);
+    hold_sm_step(sm, 400, NULL, 0);                        /* both gone */
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.npeers, 2);
+    ck_assert_int_eq(s.plist[0].nconn, 1);
+    ck_assert_uint_eq(s.plist[0].bytes, 500);
+    ck_assert_uint_eq(s.plist[1].bytes, 0);
+    ck_assert_int_eq(s.plist[1].bytes_known, 1);
+    free(sm);
+}
+END_TEST
+
+/* ---- the learned state ------------------------------------------------- */
+
+START_TEST(learn_roundtrip_and_bound)
+{
+    struct hold_learned l[2];
+    memset(l, 0, sizeof l);
+    strcpy(l[0].relay, "isp");
+    hold_learn_id("198.51.100.25", 25, 25, NULL, NULL, l[0].config);
+    uint8_t a4[16] = { 10, 64, 0, 1 };
+    hold_learn_add_source(&l[0], AF_INET, a4, 1700000000000LL);
+    hold_learn_record(&l[0], 40, 1200, 1700000000000LL);
+    hold_learn_record(&l[0], -1, 0, 1700000000000LL);
+    ck_assert_int_eq(l[0].empty_streak, 1);
+    ck_assert_int_eq(l[0].polls_with_mail, 1);
+    strcpy(l[1].relay, "backup");
+    hold_learn_id("mx2.example", 465, 25, "127.0.0.1", "any", l[1].config);
+    ck_assert_str_ne(l[0].config, l[1].config);
+    char *txt = hold_learn_format(l, 2);
+    ck_assert_ptr_nonnull(txt);
+    struct hold_learned back[4];
+    char err[160];
+    int skipped;
+    ck_assert_int_eq(hold_learn_parse(txt, strlen(txt), back, 4, &skipped, err, sizeof err), 2);
+    ck_assert_int_eq(skipped, 0);
+    ck_assert_str_eq(back[0].relay, "isp");
+    ck_assert_str_eq(back[0].config, l[0].config);
+    ck_assert(hold_learn_has_source(&back[0], AF_INET, a4));
+    ck_assert_int_eq(back[0].ncontacts, 1);
+    ck_assert_int_eq(back[0].contact_ms[0], 40);
+    ck_assert_int_eq(back[0].empty_streak, 1);
+    ck_assert_int_eq(hold_learn_gap(&back[0]), 1200);
+    free(txt);
+    /* the bound: 3 x slowest + 2 s, floor 5 s, ceiling first-contact */
+    ck_assert_int_eq(hold_learn_bound(&back[0], S(120)), 5000);
+    back[0].contact_ms[0] = 3000;
+    ck_assert_int_eq(hold_learn_bound(&back[0], S(120)), 11000);
+    back[0].contact_ms[0] = 50000;
+    ck_assert_int_eq(hold_learn_bound(&back[0], S(120)), S(120));
+    ck_assert_int_eq(hold_learn_bound(&back[1], S(120)), 0);   /* nothing learned */
+    /* sources: bounded, the least recently seen replaced */
+    for (int i = 0; i < HOLD_LEARN_MAX_SOURCES + 3; i++) {
+        uint8_t a[16] = { 192, 0, 2, (uint8_t)i };
+        hold_learn_add_source(&back[1], AF_INET, a, 1000 + i);
+    }
+    ck_assert_int_eq(back[1].nsources, HOLD_LEARN_MAX_SOURCES);
+    uint8_t newest[16] = { 192, 0, 2, HOLD_LEARN_MAX_SOURCES + 2 }, oldest[16] = { 192, 0, 2, 0 };
+    ck_assert(hold_learn_has_source(&back[1], AF_INET, newest));
+    ck_assert(!hold_learn_has_source(&back[1], AF_INET, oldest));
+    /* samples: the most recent kept */
+    for (int i = 0; i < 20; i++)
+        hold_learn_record(&back[1], i, 0, 1);
+    ck_assert_int_eq(back[1].ncontacts, HOLD_LEARN_MAX_SAMPLES);
+    ck_assert_int_eq(back[1].contact_ms[HOLD_LEARN_MAX_SAMPLES - 1], 19);
+}
+END_TEST
+
+START_TEST(learn_parse_refuses_bad_input)
+{
+    struct hold_learned out[4];
+    char err[160];
+    int skipped;
+    const char *bad_docs[] = {
+        "", "[]", "{}", "{\"version\":2,\"relays\":[]}", "{\"version\":1}",
+        "{\"version\":1,\"relays\":{}}", "{\"version\":1,\"relays\":[]} x",
+        "{\"version\":1,\"relays\":[", "null",
+    };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(bad_docs); i++)
+        ck_assert_msg(hold_learn_parse(bad_docs[i], strlen(bad_docs[i]), out, 4, &skipped, err,
+                                       sizeof err) == -1, "accepted %s", bad_docs[i]);
+    const char nul[] = "{\"version\":1,\"relays\":[]}\0";
+    ck_assert_int_eq(hold_learn_parse(nul, sizeof nul, out, 4, &skipped, err, sizeof err), -1);
+    /* bad entries are skipped one by one; the good one is kept */
+    const char *doc =
+        "{\"version\":1,\"relays\":["
+        "{\"relay\":\"ok\",\"config\":\"0123456789abcdef\",\"sources\":[{\"addr\":\"10.0.0.1\",\"last_ms\":5}],"
+        " \"contact_ms\":[1,2],\"polls_with_mail\":2,\"empty_streak\":0,\"last_mail_ms\":5},"
+        "{\"relay\":\"badaddr\",\"config\":\"0123456789abcdef\",\"sources\":[{\"addr\":\"10.0.0.0/8\",\"last_ms\":5}],"
+        " \"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "{\"relay\":\"badid\",\"config\":\"XYZ\",\"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "{\"relay\":\"neg\",\"config\":\"0123456789abcdef\",\"contact_ms\":[-1],\"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "{\"relay\":\"esc\\u001b[2J\",\"config\":\"0123456789abcdef\",\"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "{\"relay\":\"many\",\"config\":\"0123456789abcdef\",\"contact_ms\":[1,2,3,4,5,6,7,8,9],\"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "{\"relay\":\"ok\",\"config\":\"0123456789abcdef\",\"polls_with_mail\":0,\"empty_streak\":0,\"last_mail_ms\":0},"
+        "7]}";
+    ck_assert_int_eq(hold_learn_parse(doc, strlen(doc), out, 4, &skipped, err, sizeof err), 1);
+    ck_assert_int_eq(skipped, 7);
+    ck_assert_str_eq(out[0].relay, "ok");
+    ck_assert_int_eq(out[0].nsources, 1);
+    ck_assert_int_eq(out[0].ncontacts, 2);
+}
+END_TEST
+
+START_TEST(source_list)
+{
+    struct hold_prefix p[HOLD_MAX_SOURCES];
+    int any, bad;
+    ck_assert_int_eq(hold_source_parse("192.0.2.1, 10.64.0.0/16 2001:db8::/32", p, 16, &any, &bad), 3);
+    ck_assert_int_eq(any, 0);
+    uint8_t a[16] = { 10, 64, 3, 4 };
+    ck_assert(hold_prefix_match(&p[1], AF_INET, a));
+    ck_assert_int_eq(hold_source_parse("any", p, 16, &any, &bad), 0);
+    ck_assert_int_eq(any, 1);
+    ck_assert_int_eq(hold_source_parse("any, 192.0.2.1", p, 16, &any, &bad), -1);
+    ck_assert_int_eq(hold_source_parse("192.0.2.1,mx.example", p, 16, &any, &bad), -1);
+    ck_assert_int_eq(bad, 1);
+    ck_assert_int_eq(hold_source_parse("1.1.1.1 2.2.2.2 3.3.3.3", p, 2, &any, &bad), -1);
+    char err[512];
+    struct hold_cfg h;
+    memset(&h, 0, sizeof h);
+    h.local_address = "192.0.2.41";            /* TEST-NET: not on this host */
+    ck_assert_int_eq(hold_check_config(&h, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "not an address of this host"), "%s", err);
+    h.local_address = "::1";
+    ck_assert_int_eq(hold_check_config(&h, err, sizeof err), 0);
+    h.local_address = NULL;
+    h.source = "any";
+    ck_assert_int_eq(hold_check_config(&h, err, sizeof err), 0);
+}
+END_TEST
+
 START_TEST(prefix_parse)
 {
     struct hold_prefix p;
@@ -1035,6 +1346,26 @@ static char *slurp(const char *name)
     return read_small_file(path, 65536, NULL);
 }
 
+/* The cycle's sequence: prepare, run, free. */
+static int run_hold(const struct etp_config *cfg, int nothing_queued, hold_tick_fn tick,
+                    void *arg, struct hold_summary *s)
+{
+    struct hold *h = NULL;
+    int rc = hold_prepare(cfg, &h);
+    if (rc == 0)
+        rc = hold_run(h, nothing_queued, tick, NULL, arg, s);
+    hold_free(h);
+    return rc;
+}
+
+static int precheck_only(const struct etp_config *cfg)
+{
+    struct hold *h = NULL;
+    int rc = hold_prepare(cfg, &h);
+    hold_free(h);
+    return rc;
+}
+
 static int ticks;
 static void count_tick(void *arg) { (void)arg; ticks++; }
 
@@ -1077,7 +1408,7 @@ START_TEST(hold_run_live_quiet)
     struct hold_summary s;
     ticks = 0;
     int64_t t0 = now_ms();
-    int rc = hold_run(&cfg, 0, count_tick, NULL, &s);
+    int rc = run_hold(&cfg, 0, count_tick, NULL, &s);
     hold_done_hooks(&cfg, &s);
     int64_t took = now_ms() - t0;
     int st;
@@ -1163,7 +1494,7 @@ START_TEST(hold_run_live_between_samples)
         _exit(0);
     }
     struct hold_summary s;
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     int st;
     waitpid(pid, &st, 0);
     ck_assert_int_eq(WEXITSTATUS(st), 0);
@@ -1185,17 +1516,17 @@ START_TEST(hold_run_live_no_contact_and_abort)
     load_cfg(&cfg, port, NULL);
     struct hold_summary s;
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     int64_t took = now_ms() - t0;
     ck_assert_msg(took >= 3000 && took < 4000, "took %lld", (long long)took);
 
-    ck_assert_int_eq(hold_run(&cfg, 1, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 1, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NOTHING_QUEUED);
 
     etp_abort = 1;
     t0 = now_ms();
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), EX_TEMPFAIL);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), EX_TEMPFAIL);
     etp_abort = 0;
     ck_assert_int_eq(s.end, HOLD_ABORTED);
     ck_assert_int_lt(now_ms() - t0, 500);
@@ -1203,7 +1534,7 @@ START_TEST(hold_run_live_no_contact_and_abort)
 
     /* a bad filter is a config error */
     load_cfg(&cfg, port, "source = \"not-an-address\"");
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), EX_CONFIG);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), EX_CONFIG);
     config_free(&cfg);
     close(lfd);
 }
@@ -1221,7 +1552,7 @@ START_TEST(hold_run_ignores_own_and_filtered_connections)
     struct etp_config cfg;
     load_cfg(&cfg, port, NULL);
     struct hold_summary s;
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     ck_assert_int_eq(s.connections, 0);
     config_free(&cfg);
@@ -1248,19 +1579,204 @@ START_TEST(hold_run_ignores_own_and_filtered_connections)
         close(conn);
         _exit(0);
     }
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_NO_CONTACT);
     ck_assert_int_eq(s.connections, 0);
     config_free(&cfg);
     /* ...and the same connection does count without the filter */
     load_cfg(&cfg, port, NULL);
-    ck_assert_int_eq(hold_run(&cfg, 0, NULL, NULL, &s), 0);
+    ck_assert_int_eq(run_hold(&cfg, 0, NULL, NULL, &s), 0);
     ck_assert_int_eq(s.end, HOLD_QUIET);
     ck_assert_int_eq(s.connections, 1);
     config_free(&cfg);
     int st;
     waitpid(pid, &st, 0);
     ck_assert_int_eq(WEXITSTATUS(st), 0);
+    close(lfd);
+}
+END_TEST
+
+/* A listener with TCP_DEFER_ACCEPT keeps a connected client that has sent
+ * nothing yet as a request socket (SYN-RECV): the state the second wave of
+ * a delivery is in while its handshake is under way on a full line. */
+static int listen_deferred(const char *addr, uint16_t *port, int secs)
+{
+    int fd = listen_on(addr, port);
+    if (fd >= 0)
+        ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs), 0);
+    return fd;
+}
+
+START_TEST(live_sockdiag_syn_recv)
+{
+    uint16_t port, cport;
+    int lfd = listen_deferred(g_addr, &port, 10);
+    ck_assert_int_ge(lfd, 0);
+    int cfd = connect_to(g_addr, port, &cport);
+    usleep(50 * 1000);
+    int fd = sd_open();
+    ck_assert_int_ge(fd, 0);
+    struct sd_sock socks[16];
+    size_t n, dropped;
+    struct sd_query q = { .ports = { port }, .nports = 1, .states = SD_STATES_CONNECTED };
+    ck_assert_int_eq(sd_dump(fd, &q, socks, 16, &n, &dropped), 0);
+    ck_assert_int_eq(n, 0);                  /* what the hold saw before */
+    q.states = SD_STATES_INBOUND;
+    ck_assert_int_eq(sd_dump(fd, &q, socks, 16, &n, &dropped), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(socks[0].state, SD_TCP_SYN_RECV);
+    ck_assert_int_eq(socks[0].lport, port);
+    ck_assert_int_eq(socks[0].rport, cport);
+    sd_close(fd);
+    close(cfd);
+    close(lfd);
+}
+END_TEST
+
+START_TEST(hold_run_live_syn_recv_counts)
+{
+    /* The client connects 0.3 s into the hold but its handshake does not
+     * complete on our side until it sends, at 3.5 s: past first-contact
+     * (3 s).  Counting only established sockets, the hold ended by
+     * no-contact at 3 s; from SYN-RECV on, it ends by quiet after it. */
+    uint16_t port;
+    int lfd = listen_deferred(g_addr, &port, 10);
+    ck_assert_int_ge(lfd, 0);
+    struct etp_config cfg;
+    load_cfg(&cfg, port, NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        usleep(300 * 1000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bind_peer(fd);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        inet_pton(AF_INET, g_addr, &sa.sin_addr);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            _exit(1);
+        usleep(3200 * 1000);
+        if (write(fd, "EHLO x\r\n", 8) != 8)
+            _exit(2);
+        int s = accept(lfd, NULL, NULL);
+        if (s < 0)
+            _exit(3);
+        char b[8];
+        if (read(s, b, 8) != 8)
+            _exit(4);
+        close(fd);
+        close(s);
+        _exit(0);
+    }
+    struct hold_summary s;
+    int64_t t0 = now_ms();
+    int rc = run_hold(&cfg, 0, NULL, NULL, &s);
+    int64_t took = now_ms() - t0;
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(s.end, HOLD_QUIET);
+    ck_assert_int_eq(s.connections, 1);
+    ck_assert_msg(took >= 4300 && took < 6000, "took %lld ms", (long long)took);
+    ck_assert_msg(s.first_contact_ms >= 250 && s.first_contact_ms < 700, "first contact %lld",
+                  (long long)s.first_contact_ms);
+    config_free(&cfg);
+    close(lfd);
+}
+END_TEST
+
+static int confirms_asked;
+static int confirm_yes(void *arg) { (void)arg; confirms_asked++; return 1; }
+
+START_TEST(hold_run_live_confirm_and_trust)
+{
+    /* A relay (peer 127.0.0.40) delivers once; the quiet end is confirmed
+     * (the callback says a confirming ETRN was accepted), the window
+     * passes with nothing: end by quiet, confirmed.  A learned source is
+     * written; on the next run a connection from another local address
+     * (127.0.0.43) is ignored and the empty poll ends at the bound. */
+    uint16_t port;
+    int lfd = listen_on(g_addr, &port);
+    ck_assert_int_ge(lfd, 0);
+    struct etp_config cfg;
+    load_cfg(&cfg, port, "first-contact = 20");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        usleep(200 * 1000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bind_peer(fd);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        inet_pton(AF_INET, g_addr, &sa.sin_addr);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            _exit(1);
+        int s = accept(lfd, NULL, NULL);
+        if (s < 0 || write(fd, "MAIL\r\n", 6) != 6)
+            _exit(2);
+        char b[6];
+        if (read(s, b, 6) != 6)
+            _exit(3);
+        close(fd);
+        close(s);
+        _exit(0);
+    }
+    struct hold *h = NULL;
+    ck_assert_int_eq(hold_prepare(&cfg, &h), 0);
+    hold_add_relay(h, &cfg.relays[0], "127.0.0.39", 1);   /* spoke to .39, delivers from .40 */
+    struct hold_summary s;
+    confirms_asked = 0;
+    ck_assert_int_eq(hold_run(h, 0, NULL, confirm_yes, NULL, &s), 0);
+    hold_free(h);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_eq(s.end, HOLD_QUIET);
+    ck_assert_int_eq(s.confirmed, 1);
+    ck_assert_int_eq(s.confirms, 1);
+    ck_assert_int_eq(confirms_asked, 1);
+    /* quiet 1 s + the confirmation window (floor 5 s) */
+    ck_assert_msg(s.duration_ms >= 6000 && s.duration_ms < 7500, "%lld", (long long)s.duration_ms);
+    char *lj = slurp("state/hold-learned.json");
+    ck_assert_ptr_nonnull(lj);
+    ck_assert_msg(strstr(lj, "\"127.0.0.40\""), "%s", lj);
+    free(lj);
+
+    /* second poll: a stranger from 127.0.0.43 (another process) keeps a
+     * connection open through the hold */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in me = { .sin_family = AF_INET };
+        inet_pton(AF_INET, "127.0.0.43", &me.sin_addr);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        inet_pton(AF_INET, g_addr, &sa.sin_addr);
+        if (bind(fd, (struct sockaddr *)&me, sizeof me) < 0 ||
+            connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            _exit(1);
+        sleep(6);
+        _exit(0);
+    }
+    config_free(&cfg);
+    load_cfg(&cfg, port, "first-contact = 20");
+    ck_assert_int_eq(hold_prepare(&cfg, &h), 0);
+    hold_add_relay(h, &cfg.relays[0], "127.0.0.39", 1);
+    ck_assert_int_eq(hold_run(h, 0, NULL, NULL, NULL, &s), 0);
+    hold_free(h);
+    ck_assert_int_eq(s.end, HOLD_EMPTY);
+    ck_assert_int_eq(s.connections, 0);
+    ck_assert_int_eq(s.ignored, 1);
+    ck_assert_str_eq(s.ignored_peers, "127.0.0.43");
+    ck_assert_msg(s.duration_ms >= 5000 && s.duration_ms < 5600, "%lld", (long long)s.duration_ms);
+    char out[2048] = "";
+    FILE *f = fmemopen(out, sizeof out, "w");
+    hold_status(f, &cfg);
+    fclose(f);
+    ck_assert_msg(strstr(out, "hold: relay r: delivers from 127.0.0.40 (learned)"), "%s", out);
+    ck_assert_msg(strstr(out, "1 empty poll(s)"), "%s", out);
+    waitpid(pid, &st, 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    config_free(&cfg);
     close(lfd);
 }
 END_TEST
@@ -1274,15 +1790,15 @@ START_TEST(precheck)
     load_cfg(&cfg, port, "check-local-mta = yes");
     /* a listener that never greets: still "accepting"; bounded by 5 s */
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     ck_assert_int_lt(now_ms() - t0, 6000);
     close(lfd);
     /* nobody listening */
-    ck_assert_int_eq(hold_precheck(&cfg), EX_TEMPFAIL);
+    ck_assert_int_eq(precheck_only(&cfg), EX_TEMPFAIL);
     config_free(&cfg);
     /* disabled: no connection attempt at all */
     load_cfg(&cfg, port, NULL);
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     config_free(&cfg);
 }
 END_TEST
@@ -1315,7 +1831,7 @@ START_TEST(precheck_with_greeting)
     struct etp_config cfg;
     load_cfg(&cfg, port, "check-local-mta = yes");
     int64_t t0 = now_ms();
-    ck_assert_int_eq(hold_precheck(&cfg), 0);
+    ck_assert_int_eq(precheck_only(&cfg), 0);
     ck_assert_int_lt(now_ms() - t0, 2000);
     int st;
     waitpid(pid, &st, 0);
@@ -1351,6 +1867,16 @@ static Suite *suite(void)
     tcase_add_test(sm, abort_is_sticky);
     tcase_add_test(sm, table_overflow_is_conservative);
     tcase_add_test(sm, randomized_invariants);
+    tcase_add_test(sm, syn_then_established_is_one_connection);
+    tcase_add_test(sm, syn_recv_is_activity);
+    tcase_add_test(sm, confirm_window);
+    tcase_add_test(sm, quiet_follows_the_gaps);
+    tcase_add_test(sm, empty_at_learned_bound);
+    tcase_add_test(sm, overshoot_from_the_close_seen);
+    tcase_add_test(sm, per_peer_bytes);
+    tcase_add_test(sm, learn_roundtrip_and_bound);
+    tcase_add_test(sm, learn_parse_refuses_bad_input);
+    tcase_add_test(sm, source_list);
     tcase_set_timeout(sm, 60);
     suite_add_tcase(s, sm);
     TCase *f = tcase_create("filter");
@@ -1367,6 +1893,9 @@ static Suite *suite(void)
     tcase_add_test(live, hold_run_live_quiet);
     tcase_add_test(live, hold_run_live_no_contact_and_abort);
     tcase_add_test(live, hold_run_ignores_own_and_filtered_connections);
+    tcase_add_test(live, live_sockdiag_syn_recv);
+    tcase_add_test(live, hold_run_live_syn_recv_counts);
+    tcase_add_test(live, hold_run_live_confirm_and_trust);
     tcase_add_test(live, precheck);
     tcase_add_test(live, precheck_with_greeting);
     tcase_set_timeout(live, 60);

@@ -133,6 +133,39 @@ START_TEST(caps_first_line_ignored)
 }
 END_TEST
 
+/* Issue 15: STARTTLS as the 99th line of 486-octet lines (a legal reply of
+ * ~48 KB) was lost because caps were parsed from the 4 KiB text buffer. */
+START_TEST(caps_past_4k)
+{
+    static char buf[REPLY_MAX_LINES * REPLY_MAX_LINE];
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "250-relay.test Hello\r\n");
+    for (int i = 2; i <= 100; i++) {
+        const char *kw = i == 99 ? "STARTTLS" : i == 98 ? "AUTH PLAIN SCRAM-SHA-256" : i == 100 ? "ETRN" : NULL;
+        if (kw) {
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "250%c%s\r\n", i == 100 ? ' ' : '-', kw);
+            continue;
+        }
+        /* "250-X-FILLER-nn " + padding = 486 octets + CRLF */
+        int n = snprintf(buf + o, sizeof buf - o, "250-X-FILLER-%02d ", i);
+        o += (size_t)n;
+        memset(buf + o, 'f', (size_t)(486 - n));
+        o += (size_t)(486 - n);
+        memcpy(buf + o, "\r\n", 3);
+        o += 2;
+    }
+    struct smtp_reply r;
+    struct smtp_caps c;
+    ck_assert_int_eq(parse(&r, buf), REPLY_DONE);
+    ck_assert_int_eq(r.nlines, 100);
+    ck_assert_uint_gt(o, 4 * REPLY_TEXT_MAX);
+    ck_assert_int_eq(caps_parse(&r, &c), 0);
+    ck_assert(c.starttls);
+    ck_assert(c.etrn);
+    ck_assert(c.auth && caps_has_mech(&c, "PLAIN") && caps_has_mech(&c, "SCRAM-SHA-256"));
+}
+END_TEST
+
 START_TEST(caps_bad_mechs)
 {
     struct smtp_reply r;
@@ -160,6 +193,7 @@ int main(void)
     tcase_add_test(t, caps);
     tcase_add_test(t, caps_first_line_ignored);
     tcase_add_test(t, caps_bad_mechs);
+    tcase_add_test(t, caps_past_4k);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: ISC
+# slowline.sh — a simulated dial-up/GSM line for tests and benchmarks (bash).
+# Needs common.sh and netns.sh loaded first, and a private network namespace
+# (integration tests have one: tests/lib/isolate.sh).  The namespace the
+# caller runs in is the GATEWAY; slowline_start makes a second one, the ISP.
+#
+#   slowline_start PROFILE     PROFILE: v90 (56 kbit/s, base RTT 150 ms) or
+#                              gsm (9.6 kbit/s, base RTT 600 ms); SL_RATE /
+#                              SL_UP_RATE (bit/s), SL_DELAY (one-way ms) and
+#                              SL_QUEUE (bytes, 65536) override.  Creates:
+#        ppp0  in the gateway, $SL_GW peer $SL_ISP, default route over it
+#        isp0  in namespace $SL_NS, $SL_ISP peer $SL_GW, default route
+#        the line between them: tests/lib/slowline.py (pid SL_PID)
+#   slowline_stop              hang up: both devices disappear
+#   slowline_stat KEY          a counter of the line (see slowline.py):
+#                              up_bytes down_bytes syns turns up_drops ...
+#   slowline_lb NBYTES_DOWN NBYTES_UP RTTS
+#                              lower bound in ms for a dialogue of RTTS round
+#                              trips carrying those bytes over this line
+# Addresses are TEST-NET-1 (RFC 5737) inside the test's own namespaces only.
+
+SL_GW=192.0.2.1
+SL_ISP=192.0.2.2
+
+slowline_start() {
+    local prof=$1 rate delay
+    case $prof in
+        v90) rate=56000 delay=75 ;;
+        gsm) rate=9600 delay=300 ;;
+        *) echo "slowline_start: unknown profile '$prof' (v90, gsm)" >&2; return 1 ;;
+    esac
+    SL_PROFILE=$prof
+    SL_RATE=${SL_RATE:-$rate}
+    SL_UP_RATE=${SL_UP_RATE:-$SL_RATE}
+    SL_DELAY=${SL_DELAY:-$delay}
+    SL_QUEUE=${SL_QUEUE:-65536}
+    ns_new SL_NS isp || return 1
+    SL_STATS=$T/slowline-$prof.stats
+    local ready=$T/slowline.ready
+    rm -f "$ready"
+    "$PY" "$LIB/slowline.py" --near ppp0 --far isp0 --rate "$SL_RATE" --up-rate "$SL_UP_RATE" \
+        --delay "$SL_DELAY" --queue "$SL_QUEUE" --ready "$ready" --stats "$SL_STATS" ${SL_TRACE:+--trace "$SL_TRACE"} \
+        </dev/null >"$T/slowline.log" 2>&1 &
+    SL_PID=$!
+    on_exit "slowline_stop"
+    wait_for 10 test -e "$ready" || { echo "slowline did not start:"; cat "$T/slowline.log"; return 1; }
+    ip link set isp0 netns "$SL_NS" || return 1
+    ip addr add "$SL_GW" peer "$SL_ISP/32" dev ppp0 && ip link set ppp0 up &&
+        ip route add default dev ppp0 || return 1
+    ip -n "$SL_NS" addr add "$SL_ISP" peer "$SL_GW/32" dev isp0 &&
+        ip -n "$SL_NS" link set isp0 up &&
+        ip -n "$SL_NS" route add default dev isp0 || return 1
+}
+
+slowline_stop() {
+    [ -n "${SL_PID:-}" ] || return 0
+    kill "$SL_PID" 2>/dev/null
+    wait "$SL_PID" 2>/dev/null || true
+    SL_PID=
+}
+
+slowline_stat() {
+    if [ -n "${SL_PID:-}" ]; then
+        local before
+        before=$(stat -c %Y.%N "$SL_STATS" 2>/dev/null)
+        kill -USR1 "$SL_PID" 2>/dev/null
+        wait_for 2 bash -c '[ "$(stat -c %Y.%N "$1" 2>/dev/null)" != "$2" ]' _ "$SL_STATS" "$before" || true
+    fi
+    "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))' "$SL_STATS" "$1"
+}
+
+slowline_lb() {
+    awk -v d="$1" -v u="$2" -v r="$3" -v rate="$SL_RATE" -v urate="$SL_UP_RATE" -v delay="$SL_DELAY" \
+        'BEGIN { printf "%d\n", r * 2 * delay + d * 8000 / rate + u * 8000 / urate }'
+}
