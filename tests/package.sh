@@ -75,9 +75,9 @@ fi
 
 # as nobody when possible (lintian advises against root)
 chmod -R a+rX "$T"/etrnpoll_* 2>/dev/null || true
-runuser -u nobody -- lintian --info --pedantic --display-experimental --tag-display-limit 0 "$T"/etrnpoll_*.changes > "$T/lintian.log" 2>&1 ||
-    lintian --info --pedantic --display-experimental --tag-display-limit 0 "$T"/etrnpoll_*.changes > "$T/lintian.log" 2>&1 || true
-echo "lintian (--info --pedantic --display-experimental):"; sed 's/^/    /' "$T/lintian.log"
+runuser -u nobody -- lintian --display-info --pedantic --display-experimental --tag-display-limit 0 "$T"/etrnpoll_*.changes > "$T/lintian.log" 2>&1 ||
+    lintian --display-info --pedantic --display-experimental --tag-display-limit 0 "$T"/etrnpoll_*.changes > "$T/lintian.log" 2>&1 || true
+echo "lintian (--display-info --pedantic --display-experimental):"; sed 's/^/    /' "$T/lintian.log"
 check "lintian: no error and no warning" hasnot "$T/lintian.log" '^[EW]: '
 
 # --- 2. install --------------------------------------------------------------
