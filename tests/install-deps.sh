@@ -10,7 +10,7 @@ fi
 BUILD="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
   libcurl4-gnutls-dev libgnutls28-dev gnutls-bin libgsasl-dev libconfuse-dev
   libnl-3-dev libnl-route-3-dev libjson-c-dev check"
-TEST="postfix sasl2-bin libsasl2-modules pdns-server pdns-backend-sqlite3 sqlite3
+TEST="musl-tools postfix sasl2-bin libsasl2-modules pdns-server pdns-backend-sqlite3 sqlite3
   bind9-dnsutils iproute2 python3 valgrind msmtp procps psmisc time"
 missing=""
 for p in $BUILD $TEST; do
