@@ -126,6 +126,13 @@ check "127.0.0.1: loopback, not published (skip is the default)" has "$T/lo.log"
 check "10.9.9.9: says the backup MX cannot deliver here" has "$T/priv.log" '10\.9\.9\.9 .* is private .*behind NAT, so the backup MX cannot deliver to it'
 check "100.64.7.7: CGNAT, says the backup MX cannot deliver here" has "$T/cgnat.log" '100\.64\.7\.7 .* is carrier-grade NAT .*the backup MX cannot deliver to it'
 
+# required = yes: a withheld (CGNAT) address stops ETRN for this poll, and says so
+cf=$(conf req 'address-source = "url"' "$(url cgnat)" 'trust-http-check-ip = yes' 'required = yes')
+poll "$T/req.log" "$cf"
+check "CGNAT with required = yes: explained" has "$T/req.log" 'no address that can receive mail \(required = yes: no ETRN this poll\)'
+check "CGNAT with required = yes: no ETRN (the cycle says so)" has "$T/req.log" 'required = yes failed: not sending ETRN'
+check "CGNAT with required = yes: non-zero exit (rc $RC)" [ "$RC" != 0 ]
+
 # ---------------------------------------------------------------- 2. plain http, unconfirmed
 cf=$(conf http 'address-source = "url"' "$(url good)")
 poll "$T/http.log" "$cf"
@@ -174,6 +181,22 @@ poll "$T/crkey.log" "$cf" -a 81.2.69.145
 check "poll: the same rule refuses the key (carriage return)" has "$T/crkey.log" 'carriage return.*nothing was sent'
 check "poll: DNS unchanged" [ "$(gw)" = 10.9.9.9 ]
 check "poll: no 401 from the API (no request was sent)" hasnot "$T/crkey.log" 'HTTP 401'
+
+# ---------------------------------------------------------------- 7b. status escapes the state file
+# A tampered ddns.json (terminal escape, fake line, junk address) must not
+# reach the admin's terminal raw.
+"$PY" - "$T/state-httpok/ddns.json" <<'PYJ'
+import json, sys
+p = sys.argv[1]; j = json.load(open(p))
+e = j["entries"]["gw"]
+e["result"] = "good \x1b]0;owned\x07\x1b[2J\nddns fake: FAILED"
+e["addr4"] = "1.2.3.4\x1b[31m"
+json.dump(j, open(p, "w"))
+PYJ
+"$ETRNPOLL" -c "$T/httpok.conf" status > "$T/status-esc.out" 2>&1
+check "status: no ESC byte from the state file reaches the terminal" bash -c "! grep -q \$'\\x1b' '$T/status-esc.out'"
+check "status: no fake line from the state file" hasnot "$T/status-esc.out" '^ddns fake'
+check "status: the escaped result is shown" has "$T/status-esc.out" 'good \\x1b'
 
 # ---------------------------------------------------------------- 8. wrong interface
 # In this test's own network namespace: ppp0 (the uplink, 81.2.69.150) and
