@@ -26,6 +26,8 @@ cfg_opt_t ddns_section_opts[] = {
     CFG_STR("interface", NULL, CFGF_NONE),
     CFG_STR("check-ip-url", NULL, CFGF_NONE),
     CFG_STR("check-ip-url6", NULL, CFGF_NONE),
+    CFG_STR("check-ip-confirm-url", NULL, CFGF_NONE),
+    CFG_STR("check-ip-confirm-url6", NULL, CFGF_NONE),
     CFG_STR("on-private-address", "skip", CFGF_NONE),
     CFG_BOOL("trust-http-check-ip", cfg_false, CFGF_NONE),
     CFG_STR("method", "GET", CFGF_NONE),
@@ -105,6 +107,8 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
     d->interface = dupopt(s, "interface");
     d->checkip_url = dupopt(s, "check-ip-url");
     d->checkip_url6 = dupopt(s, "check-ip-url6");
+    d->checkip_confirm_url = dupopt(s, "check-ip-confirm-url");
+    d->checkip_confirm_url6 = dupopt(s, "check-ip-confirm-url6");
     if (d->source == ADDR_URL && d->ipv4 && !d->checkip_url)
         eb_add(eb, "%s:%d: ddns %s: address-source = url needs check-ip-url", file, d->line, d->name);
     if (d->source == ADDR_URL && d->ipv6 && !d->checkip_url6)
@@ -156,7 +160,8 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
             eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
                    file, d->line, d->name, d->method);
     }
-    const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6 };
+    const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6,
+                           d->checkip_confirm_url, d->checkip_confirm_url6 };
     for (size_t i = 0; i < ETP_ARRAY_LEN(urls); i++)
         if (urls[i] && strncmp(urls[i], "https://", 8) != 0 && strncmp(urls[i], "http://", 7) != 0)
             eb_add(eb, "%s:%d: ddns %s: \"%s\" is not an http:// or https:// URL", file, d->line, d->name, urls[i]);
@@ -194,7 +199,8 @@ void ddns_section_free(struct ddns_cfg *d)
 {
     free(d->name); free(d->hostname); free(d->server); free(d->username);
     free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
-    free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
+    free(d->checkip_url6); free(d->checkip_confirm_url); free(d->checkip_confirm_url6);
+    free(d->method); free(d->url); free(d->body);
     free(d->wait_server); free(d->ca_file); free(d->section_text);
     for (int i = 0; i < d->nheaders; i++)
         free(d->headers[i]);
