@@ -74,6 +74,8 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
         eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be %s",
                file, d->line, d->name, p, ddns_provider_list());
     d->section_text = section_text(s);
+    if (!d->section_text)
+        eb_add(eb, "%s:%d: ddns %s: out of memory", file, d->line, d->name);
     d->hostname = dupopt(s, "hostname");
     if (!d->hostname)
         eb_add(eb, "%s:%d: ddns %s: 'hostname' is required", file, d->line, d->name);
