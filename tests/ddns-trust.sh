@@ -11,7 +11,8 @@
 #      100.64.7.7 (CGNAT): nothing published; private/CGNAT say plainly
 #      that the backup MX cannot deliver here;
 #   2. a plain-http check-IP answer that no interface address confirms:
-#      not published unless trust-http-check-ip = yes (positive control);
+#      not published unless a second URL (check-ip-confirm-url) gives the
+#      same address, or trust-http-check-ip = yes (positive controls);
 #   3. -a 'not-an-ip;x' (the hook / CLI address): not published;
 #   4. on-private-address = warn publishes 10.9.9.9 (explicit choice);
 #   5. `check` warns about an http:// check-ip-url;
@@ -54,7 +55,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 addr, portf, cert, key, logf = sys.argv[1:6]
 ANS = {"notip": "not-an-ip;x\n", "two": "81.2.69.142 81.2.69.143\n", "lo": "127.0.0.1\n",
        "priv": "10.9.9.9\n", "cgnat": "100.64.7.7\n", "good": "81.2.69.142\n",
-       "good2": "81.2.69.144\n"}
+       "good2": "81.2.69.144\n", "good3": "81.2.69.146\n"}
 lock = threading.Lock()
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -126,22 +127,37 @@ check "127.0.0.1: loopback, not published (skip is the default)" has "$T/lo.log"
 check "10.9.9.9: says the backup MX cannot deliver here" has "$T/priv.log" '10\.9\.9\.9 .* is private .*behind NAT, so the backup MX cannot deliver to it'
 check "100.64.7.7: CGNAT, says the backup MX cannot deliver here" has "$T/cgnat.log" '100\.64\.7\.7 .* is carrier-grade NAT .*the backup MX cannot deliver to it'
 
+# required = yes: a withheld (CGNAT) address stops ETRN for this poll, and says so
+cf=$(conf req 'address-source = "url"' "$(url cgnat)" 'trust-http-check-ip = yes' 'required = yes')
+poll "$T/req.log" "$cf"
+check "CGNAT with required = yes: explained" has "$T/req.log" 'no address that can receive mail \(required = yes: no ETRN this poll\)'
+check "CGNAT with required = yes: no ETRN (the cycle says so)" has "$T/req.log" 'required = yes failed: not sending ETRN'
+check "CGNAT with required = yes: non-zero exit (rc $RC)" [ "$RC" != 0 ]
+
 # ---------------------------------------------------------------- 2. plain http, unconfirmed
 cf=$(conf http 'address-source = "url"' "$(url good)")
 poll "$T/http.log" "$cf"
 check "http check-IP answer, no interface confirms it: not published" [ "$(gw)" = 192.0.2.1 ]
-check "http check-IP answer: explained, with the fix" has "$T/http.log" 'came over plain http .* not published \(use an https:// check-ip-url, or set trust-http-check-ip = yes'
+check "http check-IP answer: explained, with the fix" has "$T/http.log" 'came over plain http .* not published \(use an https:// check-ip-url, a check-ip-confirm-url, or set trust-http-check-ip = yes'
 cf=$(conf httpok 'address-source = "url"' "$(url good)" 'trust-http-check-ip = yes')
 poll "$T/httpok.log" "$cf"
 check "positive control: trust-http-check-ip = yes publishes 81.2.69.142" [ "$(gw)" = 81.2.69.142 ]
-cf=$(conf https 'address-source = "url"' "check-ip-url = \"https://$C:$SP/ans/good2\"" "ca-file = \"$T/ca/ca.pem\"")
+# a second source: the same answer over https confirms it; a different one does not
+cf=$(conf confirm 'address-source = "url"' "$(url good2)" "check-ip-confirm-url = \"https://$C:$SP/ans/good2\"" "ca-file = \"$T/ca/ca.pem\"")
+poll "$T/confirm.log" "$cf"
+check "http answer confirmed by a second URL: published 81.2.69.144" [ "$(gw)" = 81.2.69.144 ]
+cf=$(conf disagree 'address-source = "url"' "$(url good)" "check-ip-confirm-url = \"https://$C:$SP/ans/good2\"" "ca-file = \"$T/ca/ca.pem\"")
+poll "$T/disagree.log" "$cf"
+check "http answer contradicted by the second URL: not published" [ "$(gw)" = 81.2.69.144 ]
+check "http answer contradicted: both answers named" has "$T/disagree.log" 'check-IP answers disagree: .* says 81.2.69.142, .* says 81.2.69.144'
+cf=$(conf https 'address-source = "url"' "check-ip-url = \"https://$C:$SP/ans/good3\"" "ca-file = \"$T/ca/ca.pem\"")
 poll "$T/https.log" "$cf"
-check "an https check-IP answer is trusted without a second source" [ "$(gw)" = 81.2.69.144 ]
+check "an https check-IP answer is trusted without a second source" [ "$(gw)" = 81.2.69.146 ]
 
 # ---------------------------------------------------------------- 3. -a 'not-an-ip;x'
 cf=$(conf arg)
 poll "$T/arg.log" "$cf" -a 'not-an-ip;x'
-check "-a 'not-an-ip;x': nothing published" [ "$(gw)" = 81.2.69.144 ]
+check "-a 'not-an-ip;x': nothing published" [ "$(gw)" = 81.2.69.146 ]
 check "-a 'not-an-ip;x': never reaches the API (no attempt in the state)" bash -c "! grep -qsE '\"attempt\": ?[1-9]' '$T/state-arg/ddns.json'"
 check "-a 'not-an-ip;x': explained" has "$T/arg.log" 'is not an IPv4 address'
 
@@ -174,6 +190,22 @@ poll "$T/crkey.log" "$cf" -a 81.2.69.145
 check "poll: the same rule refuses the key (carriage return)" has "$T/crkey.log" 'carriage return.*nothing was sent'
 check "poll: DNS unchanged" [ "$(gw)" = 10.9.9.9 ]
 check "poll: no 401 from the API (no request was sent)" hasnot "$T/crkey.log" 'HTTP 401'
+
+# ---------------------------------------------------------------- 7b. status escapes the state file
+# A tampered ddns.json (terminal escape, fake line, junk address) must not
+# reach the admin's terminal raw.
+"$PY" - "$T/state-httpok/ddns.json" <<'PYJ'
+import json, sys
+p = sys.argv[1]; j = json.load(open(p))
+e = j["entries"]["gw"]
+e["result"] = "good \x1b]0;owned\x07\x1b[2J\nddns fake: FAILED"
+e["addr4"] = "1.2.3.4\x1b[31m"
+json.dump(j, open(p, "w"))
+PYJ
+"$ETRNPOLL" -c "$T/httpok.conf" status > "$T/status-esc.out" 2>&1
+check "status: no ESC byte from the state file reaches the terminal" bash -c "! grep -q \$'\\x1b' '$T/status-esc.out'"
+check "status: no fake line from the state file" hasnot "$T/status-esc.out" '^ddns fake'
+check "status: the escaped result is shown" has "$T/status-esc.out" 'good \\x1b'
 
 # ---------------------------------------------------------------- 8. wrong interface
 # In this test's own network namespace: ppp0 (the uplink, 81.2.69.150) and

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/netaddr.h"
-#include "ddns/ddns.h"
+#include "conf/internal.h"
 #include <confuse.h>
 #include <ctype.h>
 #include <errno.h>
@@ -46,38 +46,6 @@ static cfg_opt_t relay_opts[] = {
     CFG_STR_LIST("domains", NULL, CFGF_NONE),
     CFG_INT("max-etrn-per-session", 0, CFGF_NONE),
     CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t ddns_opts[] = {
-    CFG_STR("protocol", "dyndns2", CFGF_NONE),
-    CFG_STR("preset", NULL, CFGF_NONE),
-    CFG_STR("hostname", NULL, CFGF_NONE),
-    CFG_STR("server", NULL, CFGF_NONE),
-    CFG_STR("username", NULL, CFGF_NONE),
-    CFG_STR("password-file", NULL, CFGF_NONE),
-    CFG_STR("zone", NULL, CFGF_NONE),
-    CFG_INT("ttl", 60, CFGF_NONE),
-    CFG_BOOL("ipv4", cfg_true, CFGF_NONE),
-    CFG_BOOL("ipv6", cfg_false, CFGF_NONE),
-    CFG_STR("address-source", "interface", CFGF_NONE),
-    CFG_STR("interface", NULL, CFGF_NONE),
-    CFG_STR("check-ip-url", NULL, CFGF_NONE),
-    CFG_STR("check-ip-url6", NULL, CFGF_NONE),
-    CFG_STR("on-private-address", "skip", CFGF_NONE),
-    CFG_BOOL("trust-http-check-ip", cfg_false, CFGF_NONE),
-    CFG_STR("method", "GET", CFGF_NONE),
-    CFG_STR("url", NULL, CFGF_NONE),
-    CFG_STR_LIST("headers", NULL, CFGF_NONE),
-    CFG_STR("body", NULL, CFGF_NONE),
-    CFG_INT_LIST("success-status", "{200,299}", CFGF_NONE),
-    CFG_STR("wait-server", NULL, CFGF_NONE),
-    CFG_INT("wait-timeout", 60, CFGF_NONE),
-    CFG_INT("delay-after-change", 0, CFGF_NONE),
-    CFG_INT("force-refresh-days", 25, CFGF_NONE),
-    CFG_INT("timeout", 30, CFGF_NONE),
-    CFG_BOOL("required", cfg_false, CFGF_NONE),
-    CFG_STR("ca-file", NULL, CFGF_NONE),
     CFG_END()
 };
 
@@ -124,7 +92,7 @@ static cfg_opt_t top_opts[] = {
     CFG_STR("user", NULL, CFGF_NONE),
     CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
     CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-    CFG_SEC("ddns", ddns_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_SEC("ddns", ddns_section_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("link", link_opts, CFGF_NONE),
     CFG_SEC("hold", hold_opts, CFGF_NONE),
     CFG_SEC("hooks", hooks_opts, CFGF_NONE),
@@ -133,16 +101,10 @@ static cfg_opt_t top_opts[] = {
 
 /* ---- error collection ----------------------------------------------- */
 
-struct errbuf {
-    char *buf;
-    size_t size, len;
-    int count;
-};
 static struct errbuf *g_eb;   /* libconfuse's error callback has no user pointer */
 static cfg_t *g_top;          /* the top-level cfg being parsed */
 
-static void eb_add(struct errbuf *eb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void eb_add(struct errbuf *eb, const char *fmt, ...)
+void eb_add(struct errbuf *eb, const char *fmt, ...)
 {
     eb->count++;
     if (!eb->buf || eb->len + 2 >= eb->size)
@@ -179,8 +141,8 @@ static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* strdup() that remembers a failure: load() then fails with a clear "out of
  * memory" instead of leaving a NULL for later code (start or reload). */
-static int g_oom;
-static char *sdup(const char *s)
+int g_oom;
+char *sdup(const char *s)
 {
     char *d = s ? strdup(s) : NULL;
     if (s && !d)
@@ -188,13 +150,13 @@ static char *sdup(const char *s)
     return d;
 }
 
-static char *dupopt(cfg_t *sec, const char *name)
+char *dupopt(cfg_t *sec, const char *name)
 {
     const char *s = cfg_getstr(sec, name);
     return (s && *s) ? sdup(s) : NULL;
 }
 
-static int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
+int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
                    struct errbuf *eb, const char *file, int line)
 {
     int size = (int)cfg_size(sec, name);
@@ -226,7 +188,7 @@ static int range(struct errbuf *eb, const char *file, int line, const char *what
     return 0;
 }
 
-static int getint(cfg_t *sec, const char *name, long lo, long hi, struct errbuf *eb,
+int getint(cfg_t *sec, const char *name, long lo, long hi, struct errbuf *eb,
                   const char *file, int line)
 {
     long v = cfg_getint(sec, name);
@@ -328,23 +290,6 @@ static char *default_ehlo_name(void)
     return sdup(host);
 }
 
-/* The text of a section as libconfuse prints it (every key, defaults
- * included): what the ddns change digest is computed from. */
-static char *section_text(cfg_t *s)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    cfg_print(s, f);
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* ---- sections -------------------------------------------------------- */
 
 static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto,
@@ -421,108 +366,6 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
     timeouts_read(s, &r->to, dto, eb, file);
 }
 
-static void ddns_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const char *file)
-{
-    d->name = sdup(cfg_title(s));
-    d->line = s->line;
-    const char *p = cfg_getstr(s, "protocol");
-    const struct ddns_provider *prov = ddns_provider_find(p);
-    if (prov)
-        d->proto = ddns_provider_proto(prov);
-    else
-        eb_add(eb, "%s:%d: ddns %s: protocol = \"%s\": must be %s",
-               file, d->line, d->name, p, ddns_provider_list());
-    d->section_text = section_text(s);
-    d->hostname = dupopt(s, "hostname");
-    if (!d->hostname)
-        eb_add(eb, "%s:%d: ddns %s: 'hostname' is required", file, d->line, d->name);
-    d->server = dupopt(s, "server");
-    const char *preset = cfg_getstr(s, "preset");
-    if (preset && prov) {
-        const char *url = ddns_provider_preset(prov, preset);
-        if (!ddns_provider_has_presets(prov))
-            eb_add(eb, "%s:%d: ddns %s: protocol %s has no presets", file, d->line, d->name, p);
-        else if (!url)
-            eb_add(eb, "%s:%d: ddns %s: unknown preset \"%s\"", file, d->line, d->name, preset);
-        else if (!d->server)
-            d->server = sdup(url);
-    }
-    d->username = dupopt(s, "username");
-    d->password_file = dupopt(s, "password-file");
-    d->zone = dupopt(s, "zone");
-    d->ttl = getint(s, "ttl", 1, 86400, eb, file, d->line);
-    d->ipv4 = cfg_getbool(s, "ipv4");
-    d->ipv6 = cfg_getbool(s, "ipv6");
-    if (!d->ipv4 && !d->ipv6)
-        eb_add(eb, "%s:%d: ddns %s: ipv4 and ipv6 are both off", file, d->line, d->name);
-    const char *src = cfg_getstr(s, "address-source");
-    if (strcmp(src, "interface") == 0)
-        d->source = ADDR_INTERFACE;
-    else if (strcmp(src, "url") == 0)
-        d->source = ADDR_URL;
-    else
-        eb_add(eb, "%s:%d: ddns %s: address-source = \"%s\": must be interface or url",
-               file, d->line, d->name, src);
-    d->interface = dupopt(s, "interface");
-    d->checkip_url = dupopt(s, "check-ip-url");
-    d->checkip_url6 = dupopt(s, "check-ip-url6");
-    if (d->source == ADDR_URL && d->ipv4 && !d->checkip_url)
-        eb_add(eb, "%s:%d: ddns %s: address-source = url needs check-ip-url", file, d->line, d->name);
-    if (d->source == ADDR_URL && d->ipv6 && !d->checkip_url6)
-        eb_add(eb, "%s:%d: ddns %s: address-source = url with ipv6 needs check-ip-url6", file, d->line, d->name);
-    const char *pp = cfg_getstr(s, "on-private-address");
-    if (strcmp(pp, "warn") == 0)
-        d->on_private = PRIV_WARN;
-    else if (strcmp(pp, "skip") == 0)
-        d->on_private = PRIV_SKIP;
-    else if (strcmp(pp, "publish") == 0)
-        d->on_private = PRIV_PUBLISH;
-    else
-        eb_add(eb, "%s:%d: ddns %s: on-private-address must be skip, warn or publish", file, d->line, d->name);
-    d->trust_http_checkip = cfg_getbool(s, "trust-http-check-ip");
-    d->method = dupopt(s, "method");
-    d->url = dupopt(s, "url");
-    getlist(s, "headers", d->headers, CFG_MAX_HEADERS, &d->nheaders, eb, file, d->line);
-    d->body = dupopt(s, "body");
-    if (cfg_size(s, "success-status") != 2) {
-        eb_add(eb, "%s:%d: ddns %s: success-status must be {low, high}", file, d->line, d->name);
-        d->success_min = 200, d->success_max = 299;
-    } else {
-        long lo = cfg_getnint(s, "success-status", 0), hi = cfg_getnint(s, "success-status", 1);
-        d->success_min = lo >= 100 && lo <= 599 ? (int)lo : 200;
-        d->success_max = hi >= 100 && hi <= 599 ? (int)hi : 299;
-        if (lo < 100 || hi > 599 || lo > hi)
-            eb_add(eb, "%s:%d: ddns %s: success-status range is not within 100..599", file, d->line, d->name);
-    }
-    d->wait_server = dupopt(s, "wait-server");
-    d->wait_timeout = getint(s, "wait-timeout", 1, 3600, eb, file, d->line);
-    d->delay_after_change = getint(s, "delay-after-change", 0, 3600, eb, file, d->line);
-    d->force_refresh_days = getint(s, "force-refresh-days", 1, 365, eb, file, d->line);
-    d->timeout = getint(s, "timeout", 1, 600, eb, file, d->line);
-    d->required = cfg_getbool(s, "required");
-    d->ca_file = dupopt(s, "ca-file");
-    if (d->ca_file && access(d->ca_file, R_OK) < 0)
-        eb_add(eb, "%s:%d: ddns %s: ca-file %s: %s", file, d->line, d->name, d->ca_file,
-               strerror(errno));
-
-    const char *missing = prov ? ddns_provider_missing(prov, d) : NULL;
-    if (missing)
-        eb_add(eb, "%s:%d: ddns %s: %s", file, d->line, d->name, missing);
-    if (d->proto == DDNS_CUSTOM && d->method) {
-        static const char *m[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
-        int ok = 0;
-        for (size_t i = 0; i < ETP_ARRAY_LEN(m); i++)
-            ok |= strcmp(d->method, m[i]) == 0;
-        if (!ok)
-            eb_add(eb, "%s:%d: ddns %s: method \"%s\" is not GET, POST, PUT, PATCH or DELETE",
-                   file, d->line, d->name, d->method);
-    }
-    const char *urls[] = { d->server, d->url, d->checkip_url, d->checkip_url6 };
-    for (size_t i = 0; i < ETP_ARRAY_LEN(urls); i++)
-        if (urls[i] && strncmp(urls[i], "https://", 8) != 0 && strncmp(urls[i], "http://", 7) != 0)
-            eb_add(eb, "%s:%d: ddns %s: \"%s\" is not an http:// or https:// URL", file, d->line, d->name, urls[i]);
-}
-
 static void argv_read(cfg_t *s, const char *name, char **out, int *n, struct errbuf *eb,
                       const char *file)
 {
@@ -588,7 +431,7 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
         nd = CFG_MAX_DDNS;
     }
     for (int i = 0; i < nd; i++)
-        ddns_read(cfg_getnsec(cfg, "ddns", (unsigned)i), &c->ddns[c->nddns++], &eb, name);
+        ddns_section_read(cfg_getnsec(cfg, "ddns", (unsigned)i), &c->ddns[c->nddns++], &eb, name);
 
     cfg_t *l = cfg_getsec(cfg, "link");
     getlist(l, "interfaces", c->link.interfaces, CFG_MAX_IFACES, &c->link.ninterfaces, &eb, name, l->line);
@@ -648,7 +491,7 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
  * while parsing, so value checks that can be made per option live here and
  * report "file:line: ...". Cross-option checks run after parsing. ---- */
 
-static int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
+int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 {
     const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
     for (int i = 0; allowed[i]; i++)
@@ -666,27 +509,6 @@ static int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 static int v_tls(cfg_t *cfg, cfg_opt_t *opt)
 {
     static const char *const a[] = { "starttls", "implicit", "none", NULL };
-    return v_oneof(cfg, opt, a);
-}
-
-static int v_proto(cfg_t *cfg, cfg_opt_t *opt)
-{
-    const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-    if (v && ddns_provider_find(v))
-        return 0;
-    cfg_error(cfg, "%s = \"%s\": must be %s", opt->name, v ? v : "", ddns_provider_list());
-    return -1;
-}
-
-static int v_source(cfg_t *cfg, cfg_opt_t *opt)
-{
-    static const char *const a[] = { "interface", "url", NULL };
-    return v_oneof(cfg, opt, a);
-}
-
-static int v_private(cfg_t *cfg, cfg_opt_t *opt)
-{
-    static const char *const a[] = { "skip", "warn", "publish", NULL };
     return v_oneof(cfg, opt, a);
 }
 
@@ -738,9 +560,7 @@ static cfg_t *mkcfg(struct errbuf *eb)
     cfg_set_validate_func(cfg, "relay|port", v_port);
     cfg_set_validate_func(cfg, "relay|domains", v_domains);
     cfg_set_validate_func(cfg, "relay|pin-sha256", v_pins);
-    cfg_set_validate_func(cfg, "ddns|protocol", v_proto);
-    cfg_set_validate_func(cfg, "ddns|address-source", v_source);
-    cfg_set_validate_func(cfg, "ddns|on-private-address", v_private);
+    ddns_section_validators(cfg);
     cfg_set_validate_func(cfg, "hold|port", v_port);
     return cfg;
 }
@@ -824,14 +644,8 @@ void config_free(struct etp_config *c)
         freev(r->mechs, r->nmechs);
         freev(r->nodes, r->nnodes);
     }
-    for (int i = 0; i < c->nddns; i++) {
-        struct ddns_cfg *d = &c->ddns[i];
-        free(d->name); free(d->hostname); free(d->server); free(d->username);
-        free(d->password_file); free(d->zone); free(d->interface); free(d->checkip_url);
-        free(d->checkip_url6); free(d->method); free(d->url); free(d->body);
-        free(d->wait_server); free(d->ca_file); free(d->section_text);
-        freev(d->headers, d->nheaders);
-    }
+    for (int i = 0; i < c->nddns; i++)
+        ddns_section_free(&c->ddns[i]);
     freev(c->link.interfaces, c->link.ninterfaces);
     free(c->hold.local_address);
     free(c->hold.source);

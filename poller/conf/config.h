@@ -72,6 +72,8 @@ struct ddns_cfg {
     char *interface;              /* for ADDR_INTERFACE; NULL = the uplink the link watcher found */
     char *checkip_url;            /* for ADDR_URL */
     char *checkip_url6;
+    char *checkip_confirm_url;    /* a second check-IP source that confirms a plain-http answer */
+    char *checkip_confirm_url6;
     enum private_policy on_private;
     /* custom */
     char *method;                 /* GET/POST/PUT/PATCH */

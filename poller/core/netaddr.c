@@ -218,7 +218,9 @@ int netaddr_prefix_parse(const char *s, struct netaddr_prefix *out)
 int netaddr_prefix_match(const struct netaddr_prefix *p, const struct netaddr *a)
 {
     struct netaddr x = *a;
-    if (x.family == AF_INET6 && netaddr_is_v4mapped(x.a)) {
+    /* a v4-mapped address counts as IPv4 for an IPv4 prefix; an IPv6
+     * prefix (e.g. ::ffff:0:0/96 itself, or shorter) sees the raw bytes */
+    if (p->addr.family == AF_INET && x.family == AF_INET6 && netaddr_is_v4mapped(x.a)) {
         memmove(x.a, x.a + 12, 4);
         memset(x.a + 4, 0, 12);
         x.family = AF_INET;

@@ -141,10 +141,9 @@ out:
 
 /* ---- check-IP ---------------------------------------------------------- */
 
-static int checkip(const struct ddns_cfg *d, int family, char *out, size_t outsz, int *tls,
-                   char *err, size_t errsz)
+static int checkip(const struct ddns_cfg *d, const char *url, int family, char *out, size_t outsz,
+                   int *tls, char *err, size_t errsz)
 {
-    const char *url = family == AF_INET ? d->checkip_url : d->checkip_url6;
     struct http_req q = { .method = "GET", .url = url, .ca_file = d->ca_file,
                           .timeout = d->timeout, .family = family };
     struct http_resp r;
@@ -212,18 +211,36 @@ int entry_addresses(struct entry_run *e, const struct uplink *up, int quiet, int
         int have_if = uplink_addr(e, up, fams[f], ifaddr, sizeof ifaddr, ifhow, sizeof ifhow) == 0;
         if (d->source == ADDR_URL) {
             int tls = 0;
-            if (checkip(d, fams[f], dst[f], DDNS_ADDR_MAX, &tls, err, sizeof err) < 0) {
+            const char *cu = fams[f] == AF_INET ? d->checkip_url : d->checkip_url6;
+            const char *confirm = fams[f] == AF_INET ? d->checkip_confirm_url : d->checkip_confirm_url6;
+            if (checkip(d, cu, fams[f], dst[f], DDNS_ADDR_MAX, &tls, err, sizeof err) < 0) {
                 log_warn("ddns %s: %s", d->name, err);
                 dst[f][0] = '\0';
                 continue;
             }
-            snprintf(how, sizeof how, "%s", fams[f] == AF_INET ? d->checkip_url : d->checkip_url6);
-            if (!tls && !d->trust_http_checkip && (!have_if || strcmp(ifaddr, dst[f]) != 0)) {
+            snprintf(how, sizeof how, "%s", cu);
+            int confirmed = tls || d->trust_http_checkip || (have_if && strcmp(ifaddr, dst[f]) == 0);
+            if (!confirmed && confirm) {
+                /* a second source: trusted when it gives the same address */
+                char second[DDNS_ADDR_MAX] = "";
+                int tls2 = 0;
+                if (checkip(d, confirm, fams[f], second, sizeof second, &tls2, err, sizeof err) < 0) {
+                    log_warn("ddns %s: %s", d->name, err);
+                } else if (strcmp(second, dst[f]) == 0) {
+                    log_info("ddns %s: %s confirms the check-IP answer %s", d->name, confirm, dst[f]);
+                    confirmed = 1;
+                } else {
+                    log_err("ddns %s: the check-IP answers disagree: %s says %s, %s says %s; "
+                            "neither is published", d->name, cu, dst[f], confirm, second);
+                }
+            }
+            if (!confirmed) {
                 log_err("ddns %s: the check-IP answer %s came over plain http and %s; anyone "
                         "on the path could have sent it, so it is not published (use an https:// "
-                        "check-ip-url, or set trust-http-check-ip = yes if you accept that)",
-                        d->name, dst[f], have_if ? "differs from the interface address"
-                                                 : "no interface address confirms it");
+                        "check-ip-url, a check-ip-confirm-url, or set trust-http-check-ip = yes "
+                        "if you accept that)", d->name, dst[f],
+                        have_if ? "differs from the interface address"
+                                : "no interface address or second source confirms it");
                 if (have_if)
                     log_info("ddns %s: (the interface address is %s, from %s)", d->name, ifaddr, ifhow);
                 dst[f][0] = '\0';

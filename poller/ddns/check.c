@@ -107,6 +107,10 @@ int ddns_check(const struct etp_config *cfg)
                 rc = exit_worst(rc, ddns_check_url(d, "check-ip-url", d->checkip_url, 0, -1));
             if (d->ipv6 && d->checkip_url6)
                 rc = exit_worst(rc, ddns_check_url(d, "check-ip-url6", d->checkip_url6, 0, -1));
+            if (d->ipv4 && d->checkip_confirm_url)
+                rc = exit_worst(rc, ddns_check_url(d, "check-ip-confirm-url", d->checkip_confirm_url, 0, -1));
+            if (d->ipv6 && d->checkip_confirm_url6)
+                rc = exit_worst(rc, ddns_check_url(d, "check-ip-confirm-url6", d->checkip_confirm_url6, 0, -1));
         }
         if (d->password_file) {
             char *s = NULL, err[600];

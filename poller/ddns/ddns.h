@@ -40,7 +40,6 @@ struct ddns_summary {
  * (`etrnpoll ddns --force`: every entry is sent once, whatever the cache,
  * retry wait or a final answer said). */
 #define DDNS_FORCE   1u           /* send an update even if unchanged, waiting or final */
-#define DDNS_QUIET   2u           /* (internal) no per-entry info lines */
 int ddns_run_all(const struct etp_config *cfg, const struct uplink *up, unsigned flags,
                  struct ddns_summary *sum);
 /* `poll --dry-run`: for each entry print to out which address would be

@@ -180,8 +180,9 @@ static int run_entry(const struct ddns_cfg *d, const struct etp_config *cfg, con
                  addrs, when);
         return 0;
     case DDNS_ACT_REFRESH:
-        log_info("ddns %s: %s unchanged (%s) but last updated %s: refreshing (force-refresh-days = %d)",
-                 d->name, d->hostname, addrs, when, d->force_refresh_days);
+        if (!(flags & DDNS_FORCE))
+            log_info("ddns %s: %s unchanged (%s) but last updated %s: refreshing (force-refresh-days = %d)",
+                     d->name, d->hostname, addrs, when, d->force_refresh_days);
         break;
     case DDNS_ACT_UPDATE:
         if (st.addr4[0] || st.addr6[0])

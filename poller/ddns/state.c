@@ -2,6 +2,9 @@
  * STATE_DIR/ddns.json, and the change-detection digest of a section. */
 #include "ddns/internal.h"
 #include "core/util.h"
+#include "core/netaddr.h"
+
+#include <sys/socket.h>
 
 #include <gnutls/crypto.h>
 #include <json-c/json.h>
@@ -132,14 +135,18 @@ void state_from_json(json_object *e, struct ddns_entry_state *st)
     if (!e)
         return;
     const char *s;
-    if ((s = js_str(e, "config")))
+    /* The file is input like any other: only a hex digest, only real
+     * addresses, and a printable result reach the decisions and `status`
+     * (no terminal escapes, no fake lines). */
+    struct netaddr na;
+    if ((s = js_str(e, "config")) && strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16)
         snprintf(st->cfg_hash, sizeof st->cfg_hash, "%s", s);
-    if ((s = js_str(e, "addr4")))
-        snprintf(st->addr4, sizeof st->addr4, "%s", s);
-    if ((s = js_str(e, "addr6")))
-        snprintf(st->addr6, sizeof st->addr6, "%s", s);
+    if ((s = js_str(e, "addr4")) && netaddr_parse(s, &na, 0) == 0 && na.family == AF_INET)
+        netaddr_format(&na, st->addr4, sizeof st->addr4);
+    if ((s = js_str(e, "addr6")) && netaddr_parse(s, &na, 0) == 0 && na.family == AF_INET6)
+        netaddr_format(&na, st->addr6, sizeof st->addr6);
     if ((s = js_str(e, "result")))
-        snprintf(st->result, sizeof st->result, "%s", s);
+        printable(st->result, sizeof st->result, s, strlen(s));
     st->updated = js_int(e, "updated");
     st->attempt = js_int(e, "attempt");
     st->exit = (int)js_int(e, "exit");

@@ -530,6 +530,8 @@ static const struct { const char *key, *line; } key_changes[] = {
     { "interface", "interface = \"ppp0\"" },
     { "check-ip-url", "check-ip-url = \"https://ip.test/\"" },
     { "check-ip-url6", "check-ip-url6 = \"https://ip6.test/\"" },
+    { "check-ip-confirm-url", "check-ip-confirm-url = \"https://ip2.test/\"" },
+    { "check-ip-confirm-url6", "check-ip-confirm-url6 = \"https://ip62.test/\"" },
     { "on-private-address", "on-private-address = \"warn\"" },
     { "trust-http-check-ip", "trust-http-check-ip = true" },
     { "method", "method = \"POST\"" },
@@ -672,6 +674,76 @@ START_TEST(t_sbuf_cap)
 }
 END_TEST
 
+/* ---- dry run: the plan says what would be sent, sends nothing --------------- */
+
+static char *plan_of(const struct etp_config *c, const char *addr4, unsigned flags, int *rc)
+{
+    struct uplink up;
+    memset(&up, 0, sizeof up);
+    snprintf(up.addr4, sizeof up.addr4, "%s", addr4);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    *rc = ddns_plan(c, &up, flags, f);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(t_plan)
+{
+    char dir[] = "/tmp/test_ddns_planXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char text[1024], err[4096];
+    snprintf(text, sizeof text, "state-dir = \"%s\"\nrelay r { host = \"x.test\" domains = {\"a.test\"} }\n"
+             "ddns gw { protocol = \"powerdns\" hostname = \"gw.example.test\" "
+             "server = \"http://127.0.0.1:9\" zone = \"example.test\" password-file = \"/etc/hostname\" }\n", dir);
+    struct etp_config c;
+    ck_assert_msg(config_load_string(text, "t.conf", &c, err, sizeof err) == 0, "%s", err);
+    int rc;
+    char *out = plan_of(&c, "81.2.69.142", 0, &rc);
+    ck_assert_msg(strstr(out, "ddns gw (powerdns): would update gw.example.test -> 81.2.69.142"), "%s", out);
+    ck_assert_int_eq(rc, 0);
+    free(out);
+    /* nothing was written: no state file */
+    char path[300];
+    snprintf(path, sizeof path, "%s/ddns.json", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    /* a private address: withheld (skip is the default) */
+    out = plan_of(&c, "10.9.9.9", 0, &rc);
+    ck_assert_msg(strstr(out, "nothing would be sent: no address that can receive mail"), "%s", out);
+    free(out);
+    /* a bad address given by the caller is no address */
+    out = plan_of(&c, "not-an-ip;x", 0, &rc);
+    ck_assert_msg(strstr(out, "nothing would be sent"), "%s", out);
+    ck_assert_int_ne(rc, 0);
+    free(out);
+    /* remembered and unchanged: nothing; with DDNS_FORCE: an update */
+    struct ddns_entry_state st;
+    memset(&st, 0, sizeof st);
+    char h[17];
+    ddns_entry_digest(&c.ddns[0], h);
+    ddns_record(&st, h, DDNS_CLASS_OK, 0, "HTTP 204", "81.2.69.142", "", now_wall());
+    json_object *root = json_object_new_object(), *ents = json_object_new_object();
+    json_object_object_add(ents, "gw", state_to_json(&st, &c.ddns[0]));
+    json_object_object_add(root, "entries", ents);
+    ck_assert_int_eq(state_write_json(dir, "ddns.json", root), 0);
+    json_object_put(root);
+    out = plan_of(&c, "81.2.69.142", 0, &rc);
+    ck_assert_msg(strstr(out, "unchanged, would send nothing"), "%s", out);
+    free(out);
+    out = plan_of(&c, "81.2.69.142", DDNS_FORCE, &rc);
+    ck_assert_msg(strstr(out, "would update (--force) gw.example.test -> 81.2.69.142"), "%s", out);
+    free(out);
+    out = plan_of(&c, "81.2.69.143", 0, &rc);
+    ck_assert_msg(strstr(out, "would update gw.example.test -> 81.2.69.143"), "%s", out);
+    free(out);
+    unlink(path);
+    rmdir(dir);
+    config_free(&c);
+}
+END_TEST
+
 START_TEST(t_exit_worst_order)
 {
     /* ddns_run_all combines entries with exit_worst: config beats auth beats temp */
@@ -714,6 +786,7 @@ static Suite *suite(void)
     tcase_add_test(tc, t_secret_invalid);
     tcase_add_test(tc, t_redirect_rule);
     tcase_add_test(tc, t_sbuf_cap);
+    tcase_add_test(tc, t_plan);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -113,6 +113,11 @@ START_TEST(t_prefix)
     ck_assert(!netaddr_prefix_match(&p, &a));
     ck_assert_int_eq(netaddr_prefix_parse("0.0.0.0/0", &p), 0);
     ck_assert(netaddr_prefix_match(&p, &a));
+    /* a short IPv6 prefix over the v4-mapped range stays IPv6 and matches
+     * its own (v4-mapped) address (found by fuzz_netaddr) */
+    ck_assert_int_eq(netaddr_prefix_parse("::ffff:ffff:2/3", &p), 0);
+    ck_assert_int_eq(p.addr.family, AF_INET6);
+    ck_assert(netaddr_prefix_match(&p, &p.addr));
     ck_assert_int_eq(netaddr_prefix_parse("192.0.2.1", &p), 0);
     ck_assert_int_eq(p.len, 32);
     const char *bad[] = { "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/1a", "/8", "x/8",
