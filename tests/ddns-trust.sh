@@ -159,7 +159,7 @@ cf=$(conf arg)
 poll "$T/arg.log" "$cf" -a 'not-an-ip;x'
 check "-a 'not-an-ip;x': nothing published" [ "$(gw)" = 81.2.69.146 ]
 check "-a 'not-an-ip;x': never reaches the API (no attempt in the state)" bash -c "! grep -qsE '\"attempt\": ?[1-9]' '$T/state-arg/ddns.json'"
-check "-a 'not-an-ip;x': explained" has "$T/arg.log" 'is not an IPv4 address'
+check "-a 'not-an-ip;x': refused on the command line, explained" has "$T/arg.log" 'not an IPv4 or IPv6 address: "not-an-ip;x"'
 
 # ---------------------------------------------------------------- 4. explicit warn
 cf=$(conf warn 'address-source = "url"' "$(url priv)" 'trust-http-check-ip = yes' 'on-private-address = "warn"')
