@@ -2,6 +2,7 @@
 #include "conf/config.h"
 #include "smtp/conn.h"
 #include "poll/cycle.h"
+#include "poll/poll.h"
 #include "ddns/ddns.h"
 #include "hold/hold.h"
 #include "core/log.h"
@@ -92,6 +93,7 @@ static int cmd_check(const struct etp_config *cfg, int connect, struct cycle_opt
     for (int i = 0; i < cfg->nrelays; i++) {
         const struct relay_cfg *r = &cfg->relays[i];
         nodes += r->nnodes;
+        poll_check_nodes(r);
         if (r->password_file) {
             char *pw = NULL, err[400];
             if (secret_read(r->password_file, &pw, err, sizeof err) < 0) {
@@ -177,12 +179,15 @@ static int cmd_status(const struct etp_config *cfg, int json)
                         printf("    %-30s %-14s", jstr(n, "node"), jstr(n, "result"));
                         if (code)
                             printf(" %lld %s", code, js_str(n, "reply") ? js_str(n, "reply") : "");
+                        else
+                            printf(" %s", js_str(n, "reply") ? js_str(n, "reply") : "(no reason recorded)");
                         printf("\n");
                     }
             }
         }
         json_object_put(root);
     }
+    learn_status(stdout, cfg);
     if (cfg->nddns > 0)
         ddns_status(stdout, cfg);
     if (cfg->hold.enabled)

@@ -262,6 +262,10 @@ static int node_loop(struct relay_poll *rp, const int *q, int nq, const char **s
             snprintf(pwhy, sizeof pwhy, "%s", ss.pending_why);
             opened++;
             if (session_open(s, rp->deadline_ms) < 0) {
+                if (rp->deadline_ms > 0 && now_ms() >= rp->deadline_ms) {
+                    *stop_why = "poll-timeout reached";
+                    break;
+                }
                 relay_error(res, res->smtp.stage, res->smtp.exit, res->smtp.error);
                 *stop_why = res->smtp.error;
                 break;
