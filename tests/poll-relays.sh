@@ -194,6 +194,41 @@ check "noop: no NOOP sent during the hold" hasnot "$FTRANS" ' NOOP$'
 check "noop: QUIT at the end" has "$FTRANS" '^#1 T QUIT$'
 fake_stop
 
+# --- the hold's confirmation (poll_confirm), driven as the hold calls it ----
+PC=${BUILDDIR:-$SRCDIR/build}/tests/poll-confirm
+if [ -x "$PC" ]; then
+    fake_start conf normal --idle-timeout 2
+    C=$(fconf conf '"a.test", "b.test"')
+    "$PC" "$C" 0 10 > "$T/conf1.out" 2> "$T/conf1.err"
+    check "confirm on the open session: accepted ($(cat "$T/conf1.out"))" has "$T/conf1.out" '^confirm=1 '
+    check "confirm on the open session: same session, ETRN a.test twice" bash -c \
+        "[ \$(grep -c '^#1 T ETRN a.test$' '$FTRANS') = 2 ] && ! grep -q '^#2 ' '$FTRANS'"
+    "$PC" "$C" 3 10 > "$T/conf2.out" 2> "$T/conf2.err"
+    check "confirm after the relay timed the idle session out: accepted on a fresh session" bash -c \
+        "grep -q '^confirm=1 ' '$T/conf2.out' && [ \$(grep -c '^#3 T ETRN a.test$' '$FTRANS') = 1 ] && grep -q 'closed the idle session' '$T/conf2.err'"
+    fake_stop
+    fake_start conf251 etrn-codes --etrn-reply '*=251'
+    C=$(fconf conf251 '"a.test"')
+    "$PC" "$C" 0 10 > "$T/conf3.out" 2> "$T/conf3.err"
+    check "confirm with nothing queued: 0, no second ETRN" bash -c \
+        "grep -q '^confirm=0 ' '$T/conf3.out' && [ \$(grep -c ' ETRN a.test$' '$FTRANS') = 1 ]"
+    fake_stop
+    fake_start confbusy etrn-codes --etrn-reply '*=458 Already processing {node}'
+    C=$(fconf confbusy '"a.test"')
+    "$PC" "$C" 0 10 > "$T/conf4.out" 2> "$T/conf4.err"
+    check "confirm while Exim still delivers (458 Already processing): 1" has "$T/conf4.out" '^confirm=1 '
+    fake_stop
+    fake_start confstall stall-etrn:2
+    C=$(fconf confstall '"a.test"' -- "timeouts { etrn = 60 }")
+    "$PC" "$C" 0 2 > "$T/conf5.out" 2> "$T/conf5.err"
+    ms=$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' "$T/conf5.out")
+    check "confirm to a relay that stalls: bounded by the hold's deadline (2 s; took ${ms:-?} ms)" \
+        bash -c "grep -q '^confirm=0 ' '$T/conf5.out' && [ '${ms:-99999}' -lt 2600 ]"
+    fake_stop
+else
+    bad "tests/poll-confirm not built ($PC)"
+fi
+
 # --- hook lists carry whole node names ---------------------------------------
 fake_start hooks normal
 long=""; for i in $(seq 1 30); do long="$long${long:+, }\"node-$i-with-a-rather-long-name-for-the-hook-list.example.test\""; done
