@@ -152,6 +152,10 @@ rc=0; "$ETRNPOLL" -c "$C" check --connect > "$T/noetrn-check.out" 2> "$T/noetrn-
 check "check --connect: exit 69 (rc $rc)" [ "$rc" = 69 ]
 check "check --connect: says it before any ETRN" bash -c \
     "grep -q 'does not offer ETRN (RFC 1985); ask the ISP' '$T/noetrn-check.err' && [ \$(grep -c ' ETRN ' '$FTRANS') = 1 ]"
+# a TLS failure against such a relay names what the first EHLO showed
+sed -e "s|$T/ca/ca.pem|$T/ca/other-ca.pem|" -e "s|state-noetrn|state-noetrn-tls|" "$C" > "$T/noetrn-tls.conf"
+run noetrn-tls 76 "TLS failure against a relay without ETRN" "$T/noetrn-tls.conf"
+check "TLS failure: says the first EHLO lacked ETRN" has "$T/noetrn-tls.err" "first EHLO did not offer ETRN either"
 fake_stop
 
 # --- Exim while still delivering: 458 Already processing ---------------------

@@ -50,6 +50,7 @@ void relay_poll_run(struct relay_poll *rp, const struct etp_config *cfg, const s
         res->exit = exit_worst(res->exit, EX_TEMPFAIL);
     if (!check_only)
         learn_save(cfg, rc, &rp->lr);
+    memcpy(res->peer, res->smtp.peer, sizeof res->peer);
     res->end_ms = now_ms();
     log_set_prefix(NULL);
 }

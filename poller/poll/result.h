@@ -52,6 +52,7 @@ struct relay_result {
     int budget;                   /* commands per session used (0 = unlimited) */
     int learned;                  /* limit learned in this poll (0 = none) */
     int confirms;                 /* confirmation rounds (hold) */
+    char peer[46];                /* = smtp.peer: the relay address connected to (the hold trusts it) */
     int nnodes;
     struct node_result nodes[CFG_MAX_NODES];
 };

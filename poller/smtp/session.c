@@ -230,6 +230,7 @@ int session_open(struct session *s, int64_t deadline_ms)
         session_drop(s);
         return -1;
     }
+    (void)sscanf(s->c.peer, "[%45[^]]", s->rep->peer);   /* the hold trusts this address */
     if (open_dialogue(s) < 0) {
         session_quit(s, (int64_t)rc->to.quit * 1000);
         return -1;

@@ -23,6 +23,7 @@ struct session_report {
     int etrn_advertised;          /* the last EHLO (inside TLS) listed ETRN */
     int first_ehlo_etrn;          /* the first EHLO (before TLS) listed ETRN; -1 not seen */
     uint64_t bytes_in, bytes_out;
+    char peer[46];                /* numeric address of the last connection (INET6_ADDRSTRLEN) */
 };
 
 struct session {
