@@ -97,6 +97,17 @@ run exim-2 0 "Exim second poll: reconnects before the limit" "$C"
 check "Exim second poll: no drop, 2 sessions" [ "$(grep -c 'nonmail-limit' "$FTRANS") $(state relays.0.sessions exim)" = "1 2" ]
 $ETRNPOLL -c "$C" status > "$T/exim.status" 2>&1
 check "status shows the learned limit" has "$T/exim.status" 'relay fake: learned 10 ETRNs per session \(drop'
+# any change to the relay's section forgets what was learned
+sed -i 's/^  domains = {/  timeouts { etrn = 6 }\n  domains = {/' "$C"
+$ETRNPOLL -c "$C" status > "$T/exim2.status" 2>&1
+check "changed relay section: the learned limit is forgotten" has "$T/exim2.status" 'relay fake: no ETRN session limit seen'
+fake_stop
+
+# --- QUIT does not wait for a 221 that does not come -------------------------
+fake_start quit stall --where quit
+C=$(fconf quit '"a.test"' -- "timeouts { quit = 20 }")
+run quit 0 "relay that never answers QUIT (quit time-out 20 s)" "$C"
+check "QUIT: the poll ended within 3 s (${MS} ms)" [ "$MS" -lt 3000 ]
 fake_stop
 
 # --- Exim built-in ETRN: #queue only; drop after the 4th 501 ------------------
