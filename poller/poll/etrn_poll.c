@@ -403,6 +403,8 @@ static int etrn_confirm(struct relay_poll *rp, int64_t deadline_ms)
     }
     if (why && !accepted)
         log_info("confirmation stopped: %s", why);
+    if (res->learned)
+        learn_save(rp->cfg, rc, &rp->lr);   /* a limit first seen while confirming */
     res->exit = old_exit;           /* a failed confirmation does not change the poll's verdict */
     memcpy(res->stage, old_stage, sizeof old_stage);
     memcpy(res->error, old_error, sizeof old_error);
