@@ -21,9 +21,10 @@
 #       RELAY_ADDR (SAN IP), so a client checking name "relay.test" fails.
 #       SASL user etrn@relay.test, password in DIR/password (mode 0600, no
 #       newline).  Returns when port 25 greets with 220.
-#       Exim runs in a mount namespace of its own in which /etc/passwd and
-#       /etc/group are DIR/passwd and DIR/group (with a Debian-exim user:
-#       Exim refuses to start without it); the host's files are untouched.
+#       Exim runs in a mount namespace of its own in which /etc is an overlay
+#       of the host's /etc with DIR/etc-up on top: /etc/passwd and /etc/group
+#       there are DIR/passwd and DIR/group with a Debian-exim user (Exim
+#       refuses to start without it); the host's files are untouched.
 #   exim.sh sink-start DIR SINK_ADDR [SMTP-SINK-OPTION...]   (relay.sh's)
 #   exim.sh sink-stop DIR
 #   exim.sh inject DIR N DOMAIN
@@ -40,6 +41,7 @@
 #   exim.sh stop DIR               stop Exim and the sink (idempotent)
 #
 # Files in DIR: exim.conf, spool/, log/{main,reject,panic}log, passwd, group,
+# etc-up/ etc-work/ (the /etc overlay),
 # tls/ (cert+key readable by Debian-exim), daemon.log, env, owner, sink/.
 # Every process carries EXIM_SH_INSTANCE=DIR in its environment.
 # Environment: ETP_MTA_CACHE (see mtaroot.sh), RELAY_START_TIMEOUT (s,
@@ -255,6 +257,7 @@ EOF
     chown "$EXIM_UID:$EXIM_UID" "$D/spool" "$D/log"
     chmod 750 "$D/spool" "$D/log"
     write_ids "$D" "Debian-exim:$EXIM_UID"
+    etc_overlay_prepare passwd group
 
     "$LIBDIR/mkca.sh" "$D/ca" "$NAME" "$RELAY_ADDR" || die "mkca.sh failed"
     write_config "$@"
@@ -264,7 +267,7 @@ EOF
     # keeps it in the foreground (its pid is ours); setsid: out of the
     # caller's process group
     EXIM_SH_INSTANCE=$D setsid unshare --mount --propagation private -- /bin/bash -c '
-        mount --bind "$1/passwd" /etc/passwd && mount --bind "$1/group" /etc/group || exit 1
+        '"$ETC_OVERLAY_MOUNT"'
         exec "$2" -C "$1/exim.conf" -bdf' exim-ns "$D" "$EXIM" \
         </dev/null >>"$D/daemon.log" 2>&1 &
     pid=$!

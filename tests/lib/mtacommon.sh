@@ -96,3 +96,20 @@ write_ids() {
     } > "$dir/group"
     chmod 644 "$dir/passwd" "$dir/group"
 }
+
+# The relay's private /etc: an overlay of the host's /etc with DIR/etc-up on
+# top (passwd, group and whatever else the harness put there).  Not a bind
+# mount of single files: when the host replaces /etc/passwd by rename (any
+# useradd, a package adding a system user), a file bind mount is left on the
+# unlinked old file and lookups see the host's new file -- Exim then fails
+# with 'failed to find uid for user name "Debian-exim"'.
+#   etc_overlay_prepare FILE...   copy FILEs (from DIR) into DIR/etc-up
+etc_overlay_prepare() {
+    local f
+    rm -rf "$D/etc-up" "$D/etc-work"
+    mkdir -p "$D/etc-up" "$D/etc-work"
+    for f; do cp "$D/$f" "$D/etc-up/$f"; done
+}
+# shell text for the launcher: mount the overlay on /etc ($1 of the
+# launcher is DIR)
+ETC_OVERLAY_MOUNT='mount -t overlay etp-etc -o "lowerdir=/etc,upperdir=$1/etc-up,workdir=$1/etc-work" /etc || exit 1'

@@ -20,9 +20,10 @@
 #       TLS: DIR/ca from tests/lib/mkca.sh, certificate for RELAY_ADDR.
 #       SASL user etrn@relay.test, password in DIR/password (mode 0600, no
 #       newline).  Returns when port 25 greets with 220.
-#       Sendmail runs in a mount namespace of its own in which /etc/passwd,
-#       /etc/group (smmta, smmsp users), /etc/hosts and /usr/lib/sasl2
-#       (Sendmail.conf -> DIR/sasldb2) are private files of DIR.  There is
+#       Sendmail runs in a mount namespace of its own in which /etc is an
+#       overlay of the host's with DIR/etc-up on top (passwd and group with
+#       smmta and smmsp users, hosts) and /usr/lib/sasl2 is DIR/sasl2
+#       (Sendmail.conf -> DIR/sasldb2).  There is
 #       no syslog: the daemon runs with -X DIR/trace (every SMTP line of
 #       every session it serves, its queue runs included).
 #   sendmail.sh sink-start DIR SINK_ADDR [SMTP-SINK-OPTION...]  (relay.sh's)
@@ -238,15 +239,16 @@ EOF
     "$LIBDIR/mkca.sh" "$D/ca" "$NAME" "$RELAY_ADDR" || die "mkca.sh failed"
     chmod 755 "$D/ca"
     write_config "$@"
+    etc_overlay_prepare passwd group hosts
     cmd_adduser "$D" "$USER_DEFAULT" "$PASS_DEFAULT"
     ( umask 077; printf '%s' "$PASS_DEFAULT" > "$D/password" )
 
     # -bD: daemon in the foreground (its pid is ours); -X: SMTP trace (no
     # syslog here); LD_LIBRARY_PATH finds the unpacked libwrap0/liblockfile1
     SENDMAIL_SH_INSTANCE=$D setsid unshare --mount --propagation private -- /bin/bash -c '
+        '"$ETC_OVERLAY_MOUNT"'
         D=$1; shift
-        mount --bind "$D/passwd" /etc/passwd && mount --bind "$D/group" /etc/group &&
-        mount --bind "$D/hosts" /etc/hosts && mount --bind "$D/sasl2" /usr/lib/sasl2 || exit 1
+        mount --bind "$D/sasl2" /usr/lib/sasl2 || exit 1
         exec "$@"' sendmail-ns "$D" env LD_LIBRARY_PATH="$LIBPATH" \
         "$SM" -C "$D/sendmail.cf" -bD -X "$D/trace" -L sm-relay \
         </dev/null >>"$D/daemon.log" 2>&1 &
