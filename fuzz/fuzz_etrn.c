@@ -1,6 +1,7 @@
-/* fuzz_etrn.c — RFC 1985 ETRN reply classification (etrn_classify,
- * etrn_is_session_limit) over replies read by the real reply reader.
- * Invariants: class matches the code family; 253 count in range. */
+/* fuzz_etrn.c — RFC 1985 ETRN reply judgement (etrn_judge,
+ * etrn_is_session_limit, etrn_253_count) over replies read by the real
+ * reply reader.  Invariants: the outcome matches the code family; a count
+ * only from a 253 reply in the RFC's shape; a limit only from 4xx/5xx. */
 #include "fuzz.h"
 #include "poll/etrn.h"
 
@@ -19,39 +20,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (st != REPLY_DONE)
         return 0;
-    struct etrn_result res;
-    memset(&res, 0xa5, sizeof res);
-    etrn_classify(&r, &res);
-    FZ_CHECK(res.code == r.code);
-    FZ_CHECK(res.count == -1 || (res.count >= 0 && res.count < 100000000));
-    if (res.count != -1)
-        FZ_CHECK(r.code == 253);
-    int lim = etrn_is_session_limit(&r);
-    FZ_CHECK(lim == 0 || lim == 1);
-    if (lim)
-        FZ_CHECK(r.code / 100 == 4);
-    switch (res.cls) {
-    case ETRN_OK:
-        FZ_CHECK(r.code >= 250 && r.code <= 253);
-        break;
-    case ETRN_TEMP:
-        FZ_CHECK(r.code / 100 == 4 && r.code != 421 && r.code != 459 && !lim);
-        break;
-    case ETRN_PERM:
-        FZ_CHECK(r.code / 100 == 5 || r.code == 459);
-        break;
-    case ETRN_CONFIG:
-        FZ_CHECK(r.code == 500 || r.code == 501);
-        break;
-    case ETRN_RECONNECT:
-        FZ_CHECK(r.code == 421 || lim);
-        break;
-    case ETRN_PROTO:
-        FZ_CHECK(r.code / 100 == 2 || r.code / 100 == 3);
-        break;
-    default:
-        FZ_CHECK(!"class out of range");
+    for (int adv = 0; adv <= 1; adv++) {
+        struct etrn_verdict v;
+        memset(&v, 0xa5, sizeof v);
+        etrn_judge(&r, adv, size && data[0] == '#' ? "#q" : "example.org", &v);
+        FZ_CHECK(v.code == r.code);
+        FZ_CHECK(v.count == -1 || (v.count >= 0 && v.count < 100000000));
+        if (v.count != -1)
+            FZ_CHECK(r.code == 253);
+        FZ_CHECK(v.count == etrn_253_count(&r) || r.code != 253);
+        int lim = etrn_is_session_limit(&r);
+        FZ_CHECK(lim == 0 || lim == 1);
+        if (lim)
+            FZ_CHECK(r.code / 100 == 4 || r.code / 100 == 5);
+        FZ_CHECK(v.limit == 0 || (v.limit == 1 && lim && v.retry));
+        FZ_CHECK(v.hint == NULL || v.hint[0]);
+        switch (v.outcome) {
+        case PO_ACCEPTED:
+            FZ_CHECK(r.code == 250 || r.code == 252 || r.code == 253);
+            break;
+        case PO_NOTHING_QUEUED:
+            FZ_CHECK(r.code == 251 || (r.code == 253 && v.count == 0));
+            break;
+        case PO_IN_PROGRESS:
+            FZ_CHECK(r.code / 100 == 2 || r.code / 100 == 4);
+            break;
+        case PO_TEMPORARY:
+            FZ_CHECK(r.code / 100 != 5 || v.limit);
+            break;
+        case PO_REFUSED:
+            FZ_CHECK((r.code / 100 == 5 || r.code == 459) && !v.limit);
+            break;
+        case PO_CONFIG:
+            FZ_CHECK(r.code == 500 || r.code == 501);
+            break;
+        case PO_NOT_OFFERED:
+            FZ_CHECK(r.code == 502 || (!adv && (r.code == 500 || r.code == 504)));
+            break;
+        default:
+            FZ_CHECK(!"outcome out of range");
+        }
+        FZ_CHECK(strcmp(poll_outcome_name(v.outcome), "?") != 0);
     }
-    FZ_CHECK(strcmp(etrn_class_name(res.cls), "?") != 0);
     return 0;
 }

@@ -65,6 +65,27 @@ SCENARIOS  (--scenario NAME or NAME:ARG; ARG sets the option in brackets)
                        (--pending N)
   etrn-limit[:K]       after K (--count, default 2) ETRNs in a session, further
                        ETRNs get 458 4.7.1 ETRN session limit reached
+                       (--limit-reply TEXT: another reply, e.g. PMDF before
+                       Messaging Server 7.0.5: "550 5.7.1 ETRN session limit
+                       reached"); the session stays open, as PMDF's does
+  exim[:K]             Exim's smtp_accept_max_nonmail (--count, default 10):
+                       ETRN, NOOP, VRFY, EXPN, HELP and a second HELO/EHLO/
+                       RSET/STARTTLS per TLS state count; the (K+1)th gets
+                       "554 Too many nonmail commands" written IN CLEARTEXT on
+                       the socket even inside TLS (as measured against Exim
+                       4.96), then the connection is closed
+  exim-builtin         Exim without smtp_etrn_command: only "ETRN #queue"
+                       (250 OK); any other node -> "501 argument must begin
+                       with #"; the 4th such error -> "501-argument must begin
+                       with #" / "501 Too many syntax or protocol errors" and
+                       the connection is closed (smtp_max_synprot_errors 3);
+                       non-mail commands count as in "exim"
+  sendmail-tarpit[:K]  Sendmail's MAXETRNCOMMANDS (--count, default 8): from
+                       the Kth ETRN of a session on, the reply is delayed
+                       0.9, 0.9, 7, 15, 31, 63, 127, 238 s (measured on 8.17).
+                       Unlike Sendmail (one process per connection), this
+                       server is sequential: a delayed session ends as soon
+                       as the client hangs up, so a reconnect is served
   421-mid[:N]          at the Nth (--at, default 2) ETRN: 421 4.3.2 Service
                        shutting down, then close
   no-starttls          STARTTLS not advertised; STARTTLS -> 502 5.5.1
@@ -164,6 +185,7 @@ import base64
 import binascii
 import collections
 import os
+import select
 import signal
 import socket
 import ssl
@@ -518,6 +540,8 @@ class Dialogue:
         self.log("CONNECT", "%s %s" % (self.peer[0], self.peer[1]))
         if self.o.implicit_tls:
             self.start_tls()
+        if self.o.greeting_delay:
+            time.sleep(self.o.greeting_delay)
         self.reply("greeting", b"220 %s ESMTP\r\n" % self.o.hostname.encode())
         while True:
             line = self.read_line()
@@ -682,7 +706,79 @@ class Etrn253(Dialogue):
           where="etrn", at=0, arg="count")
 class EtrnLimit(Dialogue):
     def fault(self, stage, data):
-        return b"458 4.7.1 ETRN session limit reached\r\n" if self.n[stage] > self.o.count else data
+        return self.o.limit_reply if self.n[stage] > self.o.count else data
+
+
+NONMAIL = ("ETRN", "NOOP", "VRFY", "EXPN", "HELP")
+ONCE_FREE = ("HELO", "EHLO", "RSET", "STARTTLS")
+
+
+@scenario("exim", "Exim smtp_accept_max_nonmail: the (K+1)th non-mail command gets 554 in "
+          "cleartext (even inside TLS) and a drop", arg="count", count=10)
+class Exim(Dialogue):
+    def dispatch(self, line):
+        verb = line.decode("latin-1").strip().partition(" ")[0].upper()
+        if not hasattr(self, "nonmail"):
+            self.nonmail, self.free = 0, set()
+        key = (verb, self.tls)
+        if verb in ONCE_FREE and key not in self.free:
+            self.free.add(key)
+        elif verb in NONMAIL or verb in ONCE_FREE:
+            self.nonmail += 1
+            if self.nonmail > self.o.count:
+                self.log("EVENT", "nonmail-limit %d" % self.o.count)
+                data = b"554 Too many nonmail commands\r\n"
+                try:
+                    os.write(self.sock.fileno(), data)   # below TLS: cleartext
+                except OSError:
+                    pass
+                try:
+                    self.sock.close()
+                except OSError:
+                    pass
+                raise SessionEnd("server-close")
+        return super().dispatch(line)
+
+
+@scenario("exim-builtin", "Exim's built-in ETRN: only '#queue'; '501 argument must begin with #', "
+          "drop after the 4th syntax error", count=10)
+class EximBuiltin(Exim):
+    def cmd_ETRN(self, arg):
+        if not self.greeted:
+            return self.reply("error", b"503 5.5.1 Error: send HELO/EHLO first\r\n")
+        if arg.startswith("#") and len(arg) > 1:
+            return self.reply("etrn", b"250 OK\r\n")
+        self.synprot = getattr(self, "synprot", 0) + 1
+        if self.synprot > 3:
+            self.reply("etrn", b"501-argument must begin with #\r\n501 Too many syntax or protocol errors\r\n")
+            self.log("EVENT", "synprot-limit")
+            self.close()
+        return self.reply("etrn", b"501 argument must begin with #\r\n")
+
+
+TARPIT = (0.9, 0.9, 7, 15, 31, 63, 127, 238)
+
+
+@scenario("sendmail-tarpit", "from the Kth ETRN per session: replies delayed 0.9, 0.9, 7, 15 ... s",
+          where="etrn", at=0, arg="count", count=8)
+class SendmailTarpit(Dialogue):
+    def fault(self, stage, data):
+        k = self.n[stage] - self.o.count
+        if k < 0:
+            return data
+        delay = TARPIT[min(k, len(TARPIT) - 1)]
+        self.log("EVENT", "tarpit %g" % delay)
+        end = time.monotonic() + delay
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return data
+            r, _, _ = select.select([self.sock], [], [], min(left, 0.05))
+            if r:
+                self.drain()
+                if self.eof:
+                    self.log("EVENT", "client gone during the delay")
+                    raise SessionEnd("client-eof")
 
 
 @scenario("421-mid", "421 4.3.2 Service shutting down + close at the Nth ETRN",
@@ -1018,6 +1114,10 @@ def parse_args(argv):
     p.add_argument("--crlf", action="store_true", help="overlong-line: terminate the line")
     p.add_argument("--variant", help="bad-code variant: " + " ".join(BAD_CODE))
     p.add_argument("--pending", type=int, help="etrn-253 message count")
+    p.add_argument("--greeting-delay", type=float, default=0.0,
+                   help="every session: wait S seconds before the greeting (any scenario)")
+    p.add_argument("--limit-reply", default="458 4.7.1 ETRN session limit reached",
+                   help="etrn-limit: the reply once the limit is reached")
     p.add_argument("-v", "--verbose", action="store_true")
     o = p.parse_args(argv)
     if o.list_scenarios:
@@ -1057,6 +1157,9 @@ def parse_args(argv):
                 "{pending}", str(o.pending))
         data = unescape(val)
         o.etrn_replies[node] = data if data.endswith(b"\n") else data + b"\r\n"
+    o.limit_reply = unescape(o.limit_reply)
+    if not o.limit_reply.endswith(b"\n"):
+        o.limit_reply += b"\r\n"
     o.reply_override = {}
     for spec in o.reply:
         stage, eq, val = spec.partition("=")

@@ -86,7 +86,7 @@ fake_start codes etrn-codes --etrn-reply 'n251.test=251' --etrn-reply 'n458.test
     --etrn-reply 'ml.test=250-Queuing\r\n250 started'
 C=$(fconf codes '"n251.test", "n458.test", "n459.test", "n501.test", "ml.test"')
 run codes 78 "mixed ETRN replies: worst wins (501 = config error)" "$C"
-check "251 ok" [ "$(state relays.0.nodes.0.result codes)" = ok ]
+check "251 nothing-queued" [ "$(state relays.0.nodes.0.result codes)" = nothing-queued ]
 check "458 temporary" [ "$(state relays.0.nodes.1.result codes)" = temporary ]
 check "459 refused" [ "$(state relays.0.nodes.2.result codes)" = refused ]
 check "501 config-error" [ "$(state relays.0.nodes.3.result codes)" = config-error ]
@@ -155,9 +155,16 @@ C=$(fconf ra '"a.test"'); run ra 75 "reset mid-AUTH -> temporary, no ETRN" "$C"
 check "reset-auth: no ETRN" hasnot "$FTRANS" 'ETRN'
 fake_stop
 fake_start re reset-etrn:1 --fault-sessions 1
-C=$(fconf re '"a.test", "b.test"'); run re 75 "reset mid-ETRN: that node temporary, next node on a new session" "$C"
-check "reset-etrn: first node temporary" [ "$(state relays.0.nodes.0.result re)" = temporary ]
+C=$(fconf re '"a.test", "b.test"'); run re 0 "reset mid-ETRN: that node sent again on a new session (ETRN is idempotent)" "$C"
+check "reset-etrn: first node accepted on the second session" [ "$(state relays.0.nodes.0.result re)" = ok ]
+check "reset-etrn: first node took 2 tries" [ "$(state relays.0.nodes.0.tries re)" = 2 ]
 check "reset-etrn: second node accepted after reconnect" [ "$(state relays.0.nodes.1.result re)" = ok ]
+check "reset-etrn: a.test sent twice" [ "$(grep -c ' ETRN a.test$' "$FTRANS")" = 2 ]
+fake_stop
+fake_start re2 reset-etrn:1
+C=$(fconf re2 '"a.test", "b.test"'); run re2 75 "reset after every first ETRN: temporary after 3 tries, bounded" "$C"
+check "reset-etrn always: first node temporary" [ "$(state relays.0.nodes.0.result re2)" = temporary ]
+check "reset-etrn always: 3 tries" [ "$(state relays.0.nodes.0.tries re2)" = 3 ]
 fake_stop
 
 fake_start sg stall-greeting

@@ -33,7 +33,7 @@ static void relay_warnings(const struct etp_config *cfg, const struct relay_cfg 
                 char b[300];
                 printable(b, sizeof b, r->nodes[i], strlen(r->nodes[i]));
                 log_warn("%s:%d: relay %s: domain \"%s\" is listed twice (entries %d and %d); "
-                         "ETRN is sent once per entry: remove the duplicate",
+                         "it is sent once; remove the duplicate",
                          cfg->path, r->line, r->name, b, j + 1, i + 1);
                 break;
             }

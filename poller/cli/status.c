@@ -9,6 +9,7 @@
  *
  * Each module contributes one entry to `parts[]`: its state file, its key
  * in the --json object and a function printing its text part. */
+#include "poll/learn.h"
 #include "cli/cli.h"
 #include "ddns/ddns.h"
 #include "hold/hold.h"
@@ -63,11 +64,19 @@ static void poll_status(FILE *out, const struct etp_config *cfg)
                     fprintf(out, "    %-30s %-14s", S(a, n, "node"), S(b, n, "result"));
                     if (code)
                         fprintf(out, " %lld %s", code, printable_str(d, sizeof d, js_str(n, "reply"), ""));
+                    else            /* no reply: the reason it has none */
+                        fprintf(out, " %s", printable_str(d, sizeof d, js_str(n, "reply"),
+                                                          "(no reason recorded)"));
                     fprintf(out, "\n");
                 }
         }
     }
     json_object_put(root);
+}
+
+static void learn_part(FILE *out, const struct etp_config *cfg)
+{
+    learn_status(out, cfg);       /* what each relay's sessions taught (poll/learn.c) */
 }
 
 static void ddns_part(FILE *out, const struct etp_config *cfg)
@@ -88,6 +97,7 @@ static const struct status_part {
     void (*text)(FILE *, const struct etp_config *);
 } parts[] = {
     { "last-poll.json", "last_poll", poll_status },
+    { "learned.json", "learned", learn_part },
     { "ddns.json", "ddns", ddns_part },
     { "hold.json", "hold", hold_part },
 };

@@ -3,6 +3,7 @@
 #include "conf/quote.h"
 #include "core/priv.h"
 #include "smtp/conn.h"
+#include <gnutls/crypto.h>
 #include "core/log.h"
 #include "core/util.h"
 #include "core/netaddr.h"
@@ -90,6 +91,7 @@ static cfg_opt_t top_opts[] = {
     CFG_STR("ehlo-name", NULL, CFGF_NONE),
     CFG_STR("state-dir", ETP_DEFAULT_STATEDIR, CFGF_NONE),
     CFG_STR("user", NULL, CFGF_NONE),
+    CFG_INT("poll-timeout", 120, CFGF_NONE),
     CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
     CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_SEC("ddns", ddns_section_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -292,6 +294,28 @@ static char *default_ehlo_name(void)
 
 /* ---- sections -------------------------------------------------------- */
 
+/* Digest of the relay section as libconfuse prints it (every key, set or
+ * default): learned relay behaviour (poll/learn.c) is forgotten when it
+ * changes, without a hand-written list of fields. */
+static void relay_digest(cfg_t *s, struct relay_cfg *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    r->digest[0] = '\0';
+    if (!f)
+        return;
+    fprintf(f, "relay %s\n", cfg_title(s));
+    cfg_print(s, f);
+    if (fclose(f) == 0 && text) {
+        unsigned char h[32];
+        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, text, len, h) == 0)
+            for (int i = 0; i < 16; i++)
+                snprintf(r->digest + 2 * i, 3, "%02x", h[i]);
+    }
+    free(text);
+}
+
 static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto,
                        struct errbuf *eb, const char *file)
 {
@@ -364,6 +388,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
     }
     r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
     timeouts_read(s, &r->to, dto, eb, file);
+    relay_digest(s, r);
 }
 
 static void argv_read(cfg_t *s, const char *name, char **out, int *n, struct errbuf *eb,
@@ -410,6 +435,7 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     if (c->state_dir && c->state_dir[0] != '/')
         eb_add(&eb, "%s: state-dir must be an absolute path", name);
     c->user = dupopt(cfg, "user");
+    c->poll_timeout = getint(cfg, "poll-timeout", 10, 3600, &eb, name, cfg->line);
 
     struct timeouts dto = { 30, 300, 300, 300, 30, 60 };
     struct timeouts top;

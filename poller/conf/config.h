@@ -51,6 +51,7 @@ struct relay_cfg {
     int nnodes;
     int max_etrn_per_session;     /* 0 = unlimited; reconnect after this many */
     struct timeouts to;
+    char digest[33];              /* hash of the section as written (learned state resets on change) */
 };
 
 enum ddns_proto { DDNS_DYNDNS2 = 0, DDNS_POWERDNS, DDNS_CUSTOM };
@@ -135,6 +136,7 @@ struct etp_config {
     char *state_dir;
     char *user;                   /* service user (poll, run, check as root); NULL = etrnpoll if it exists */
     int syslog_facility;
+    int poll_timeout;             /* seconds for all relays' ETRN dialogues, default 120 */
     struct relay_cfg relays[CFG_MAX_RELAYS];
     int nrelays;
     struct ddns_cfg ddns[CFG_MAX_DDNS];

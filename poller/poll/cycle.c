@@ -7,7 +7,7 @@
 #include "core/lock.h"
 #include "core/priv.h"
 #include "core/log.h"
-#include "smtp/session.h"
+#include "poll/poll.h"
 #include "core/state.h"
 #include "core/util.h"
 #include <stdio.h>
@@ -15,20 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-struct cycle_ctx {
-    const struct etp_config *cfg;
-    struct session *sessions;
-    struct relay_result *results;
-    int n;
-};
-
+/* No NOOP during the hold (doc/design.md, "The session during the hold"):
+ * the tick only notices relays that closed their idle session. */
 static void hold_tick(void *arg)
 {
-    struct cycle_ctx *x = arg;
-    if (!x->cfg->hold.keepalive)
-        return;
-    for (int i = 0; i < x->n; i++)
-        session_keepalive(&x->sessions[i], x->cfg->hold.keepalive_interval);
+    poll_hold_tick(arg);
 }
 
 static json_object *relay_json(const struct relay_result *r)
@@ -42,14 +33,20 @@ static json_object *relay_json(const struct relay_result *r)
         json_object_object_add(o, "stage", json_object_new_string(r->stage));
         json_object_object_add(o, "error", json_object_new_string(r->error));
     }
-    if (r->tls_version[0])
-        json_object_object_add(o, "tls", json_object_new_string(r->tls_version));
-    json_object_object_add(o, "tls_resumed", json_object_new_boolean(r->tls_resumed));
-    if (r->mech[0])
-        json_object_object_add(o, "auth", json_object_new_string(r->mech));
-    json_object_object_add(o, "sessions", json_object_new_int(r->sessions));
-    json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)r->bytes_out));
-    json_object_object_add(o, "bytes_received", json_object_new_int64((int64_t)r->bytes_in));
+    if (r->smtp.tls_version[0])
+        json_object_object_add(o, "tls", json_object_new_string(r->smtp.tls_version));
+    json_object_object_add(o, "tls_resumed", json_object_new_boolean(r->smtp.tls_resumed));
+    if (r->smtp.mech[0])
+        json_object_object_add(o, "auth", json_object_new_string(r->smtp.mech));
+    json_object_object_add(o, "sessions", json_object_new_int(r->smtp.sessions));
+    if (r->budget)
+        json_object_object_add(o, "etrn_per_session", json_object_new_int(r->budget));
+    if (r->learned)
+        json_object_object_add(o, "learned_limit", json_object_new_int(r->learned));
+    if (r->confirms)
+        json_object_object_add(o, "confirms", json_object_new_int(r->confirms));
+    json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)r->smtp.bytes_out));
+    json_object_object_add(o, "bytes_received", json_object_new_int64((int64_t)r->smtp.bytes_in));
     json_object_object_add(o, "duration_ms", json_object_new_int64(r->end_ms - r->start_ms));
     json_object *nodes = json_object_new_array();
     for (int i = 0; i < r->nnodes; i++) {
@@ -57,8 +54,9 @@ static json_object *relay_json(const struct relay_result *r)
         json_object *no = json_object_new_object();
         json_object_object_add(no, "node", json_object_new_string(n->node));
         json_object_object_add(no, "attempted", json_object_new_boolean(n->attempted));
-        json_object_object_add(no, "result", json_object_new_string(
-            n->attempted ? etrn_class_name(n->cls) : "not-attempted"));
+        json_object_object_add(no, "result", json_object_new_string(poll_outcome_name(n->outcome)));
+        if (n->tries > 1)
+            json_object_object_add(no, "tries", json_object_new_int(n->tries));
         json_object_object_add(no, "code", json_object_new_int(n->code));
         if (n->enh[0])
             json_object_object_add(no, "enhanced", json_object_new_string(n->enh));
@@ -100,34 +98,46 @@ static int save_state(const struct etp_config *cfg, const struct cycle_opts *o,
 static void post_poll_hooks(const struct etp_config *cfg, const struct cycle_opts *o,
                             const struct cycle_ctx *x, int exitcode)
 {
-    char e_exit[32], e_res[64], e_trig[64], e_if[64], e_ok[600], e_fail[600];
-    int ok = 0, fail = 0;
-    size_t lo = 0, lf = 0;
-    e_ok[0] = e_fail[0] = '\0';
+    char e_exit[32], e_res[64], e_trig[64], e_if[64];
+    int ok = 0, fail = 0, total = 0;
+    for (int i = 0; i < x->n; i++)
+        total += x->results[i].nnodes;
+    const char **okl = calloc((size_t)total + 1, sizeof *okl);
+    const char **faill = calloc((size_t)total + 1, sizeof *faill);
+    if (!okl || !faill) {
+        free(okl);
+        free(faill);
+        log_err("out of memory: post-poll hooks not run");
+        return;
+    }
     for (int i = 0; i < x->n; i++)
         for (int j = 0; j < x->results[i].nnodes; j++) {
             const struct node_result *n = &x->results[i].nodes[j];
-            int good = n->attempted && n->cls == ETRN_OK;
-            char *buf = good ? e_ok : e_fail;
-            size_t *l = good ? &lo : &lf;
-            if (*l < 500)
-                *l += (size_t)snprintf(buf + *l, 600 - *l, "%s%s", *l ? " " : "", n->node);
-            if (good)
-                ok++;
+            if (n->attempted && poll_outcome_good(n->outcome))
+                okl[ok++] = n->node;
             else
-                fail++;
+                faill[fail++] = n->node;
         }
-    char okv[620], failv[620], nok[48], nfail[48];
+    /* whole node names only: cut at a node boundary with a marker and count */
+    char *okv = poll_env_list("ETRNPOLL_NODES_OK", okl, ok, POLL_ENV_LIST_CAP);
+    char *failv = poll_env_list("ETRNPOLL_NODES_FAILED", faill, fail, POLL_ENV_LIST_CAP);
+    char nok[48], nfail[48];
     snprintf(e_exit, sizeof e_exit, "ETRNPOLL_EXIT=%d", exitcode);
     snprintf(e_res, sizeof e_res, "ETRNPOLL_RESULT=%s", exit_name(exitcode));
     snprintf(e_trig, sizeof e_trig, "ETRNPOLL_TRIGGER=%s", o->trigger ? o->trigger : "manual");
     snprintf(e_if, sizeof e_if, "ETRNPOLL_INTERFACE=%s", o->up.ifname);
-    snprintf(okv, sizeof okv, "ETRNPOLL_NODES_OK=%s", e_ok);
-    snprintf(failv, sizeof failv, "ETRNPOLL_NODES_FAILED=%s", e_fail);
     snprintf(nok, sizeof nok, "ETRNPOLL_NODES_OK_COUNT=%d", ok);
     snprintf(nfail, sizeof nfail, "ETRNPOLL_NODES_FAILED_COUNT=%d", fail);
-    char *env[] = { e_exit, e_res, e_trig, e_if, okv, failv, nok, nfail, NULL };
-    hooks_run(cfg, "post-poll", env);
+    if (okv && failv) {
+        char *env[] = { e_exit, e_res, e_trig, e_if, okv, failv, nok, nfail, NULL };
+        hooks_run(cfg, "post-poll", env);
+    } else {
+        log_err("out of memory: post-poll hooks not run");
+    }
+    free(okv);
+    free(failv);
+    free(okl);
+    free(faill);
 }
 
 int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
@@ -186,17 +196,20 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     }
 
     struct cycle_ctx x = { .cfg = cfg, .n = cfg->nrelays };
-    x.sessions = calloc((size_t)cfg->nrelays, sizeof *x.sessions);
+    x.polls = calloc((size_t)cfg->nrelays, sizeof *x.polls);
     x.results = calloc((size_t)cfg->nrelays, sizeof *x.results);
-    if (!x.sessions || !x.results) {
+    if (!x.polls || !x.results) {
         log_err("out of memory");
-        free(x.sessions);
+        free(x.polls);
         free(x.results);
         hold_free(hold);
         lock_release(lockfd);
         return EX_OSERR;
     }
-    int any_ok = 0, all_251 = 1;
+    /* poll-timeout bounds the relay dialogues together; each relay gets an
+     * equal share of what is left when its turn comes */
+    int64_t poll_deadline = now_ms() + (int64_t)cfg->poll_timeout * 1000;
+    int any_ok = 0, nothing_queued = 1;
     for (int i = 0; i < cfg->nrelays; i++) {
         if (stop || etp_abort) {
             relay_result_init(&x.results[i], &cfg->relays[i]);
@@ -206,19 +219,24 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
             exitcode = exit_worst(exitcode, EX_TEMPFAIL);
             continue;
         }
-        relay_poll(&x.sessions[i], cfg, &cfg->relays[i], &x.results[i], o->check_only);
+        int64_t left = poll_deadline - now_ms();
+        int64_t share = left > 0 ? left / (cfg->nrelays - i) : 0;
+        relay_poll_run(&x.polls[i], cfg, &cfg->relays[i], &x.results[i], now_ms() + share, o->check_only);
         exitcode = exit_worst(exitcode, x.results[i].exit);
         for (int j = 0; j < x.results[i].nnodes; j++) {
             const struct node_result *n = &x.results[i].nodes[j];
-            if (n->attempted && n->cls == ETRN_OK) {
+            if (n->attempted && poll_outcome_good(n->outcome)) {
                 any_ok = 1;
-                if (n->code != 251)
-                    all_251 = 0;
+                if (n->outcome != PO_NOTHING_QUEUED)
+                    nothing_queued = 0;
             }
         }
-        if (!o->check_only && (o->no_hold || !cfg->hold.enabled || !cfg->hold.keepalive))
-            session_end(&x.sessions[i]);
+        /* hold.keepalive = no: QUIT right after the last ETRN; else the
+         * session stays open, idle, for the hold's confirmation ETRN */
+        if (o->check_only || o->no_hold || !cfg->hold.enabled || !cfg->hold.keepalive)
+            relay_poll_end(&x.polls[i]);
     }
+    x.hold_deadline_ms = now_ms() + (int64_t)cfg->hold.max_hold * 1000;
 
     struct hold_summary hs;
     memset(&hs, 0, sizeof hs);
@@ -227,18 +245,17 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
             int mail = 0;
             for (int j = 0; j < x.results[i].nnodes; j++) {
                 const struct node_result *n = &x.results[i].nodes[j];
-                mail |= n->attempted && n->cls == ETRN_OK && n->code != 251;
+                mail |= n->attempted && poll_outcome_delivers(n->outcome);
             }
             hold_add_relay(hold, &cfg->relays[i], x.results[i].peer, mail);
         }
-        /* confirming ETRN: pass the poll side's function here once it
-         * exists, e.g. hold_run(hold, all_251, hold_tick, poll_confirm, &x, &hs)
-         * with int poll_confirm(void *arg) taking the same struct cycle_ctx. */
-        exitcode = exit_worst(exitcode, hold_run(hold, all_251, hold_tick, NULL, &x, &hs));
+        /* the hold asks poll_confirm() to send a confirming ETRN before it
+         * ends by its quiet rule (poller/poll/poll.h) */
+        exitcode = exit_worst(exitcode, hold_run(hold, nothing_queued, hold_tick, poll_confirm, &x, &hs));
     }
     hold_free(hold);
     for (int i = 0; i < cfg->nrelays; i++)
-        session_end(&x.sessions[i]);
+        relay_poll_end(&x.polls[i]);
     /* after QUIT: a hold-done hook may hang up the line */
     hold_done_hooks(cfg, &hs);
 
@@ -254,14 +271,14 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     for (int i = 0; i < cfg->nrelays; i++)
         for (int j = 0; j < x.results[i].nnodes; j++) {
             nnodes++;
-            nok += x.results[i].nodes[j].attempted && x.results[i].nodes[j].cls == ETRN_OK;
+            nok += x.results[i].nodes[j].attempted && poll_outcome_good(x.results[i].nodes[j].outcome);
         }
     if (o->check_only)
         log_notice("check finished: %s (exit %d)", exit_name(exitcode), exitcode);
     else
         log_notice("poll finished: %d of %d nodes accepted; %s (exit %d)", nok, nnodes,
                    exit_name(exitcode), exitcode);
-    free(x.sessions);
+    free(x.polls);
     free(x.results);
     lock_release(lockfd);
     return exitcode;

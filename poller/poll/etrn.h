@@ -1,24 +1,35 @@
-/* etrn.h — RFC 1985 ETRN reply meaning (pure functions). */
+/* etrn.h — RFC 1985 ETRN reply meaning (pure functions, fuzzed).
+ *
+ * etrn_judge() turns one ETRN reply into a method-neutral outcome
+ * (poll/result.h) plus what the session policy needs to know: whether the
+ * reply was a per-session limit (reconnect and send the node again),
+ * whether the session ends, and which node form the relay wants. */
 #ifndef ETP_ETRN_H
 #define ETP_ETRN_H
 #include "smtp/reply.h"
+#include "poll/result.h"
 
-enum etrn_class {
-    ETRN_OK = 0,         /* 250, 251, 252, 253 */
-    ETRN_TEMP,           /* 458 and other 4xx: retry later */
-    ETRN_PERM,           /* 459 and other 5xx: refused for this node */
-    ETRN_CONFIG,         /* 500/501: our node is wrong (syntax) */
-    ETRN_RECONNECT,      /* per-session limit or 421: reconnect, continue */
-    ETRN_PROTO,          /* not a valid reply (1xx/3xx, garbage) */
-};
-struct etrn_result {
-    enum etrn_class cls;
+struct etrn_verdict {
+    enum poll_outcome outcome;
     int code;
-    long count;          /* 253: number of pending messages started; -1 unknown */
+    long count;            /* 253: pending messages started; -1 unknown */
+    int limit;             /* a per-session limit ("458 4.7.1 ETRN session limit reached",
+                              "550 5.7.1 ...", "554 Too many nonmail commands"):
+                              the node was not judged; send it on a new session */
+    int retry;             /* the reply did not judge the node (limit, 421) */
+    int session_ends;      /* the relay ends the session after this reply
+                              (421, "Too many syntax or protocol errors") */
+    const char *hint;      /* static advice on the node form, or NULL */
 };
-void etrn_classify(const struct smtp_reply *r, struct etrn_result *res);
-const char *etrn_class_name(enum etrn_class c);
-/* Does the reply look like a per-session ETRN limit (e.g. PMDF
- * "458 4.7.1 ETRN session limit reached")? */
+
+/* advertised: the EHLO (inside TLS) listed ETRN.  node: what was sent. */
+void etrn_judge(const struct smtp_reply *r, int advertised, const char *node,
+                struct etrn_verdict *v);
+/* Text speaks of a per-session limit (4xx and 5xx; not syntax-error counts). */
 int etrn_is_session_limit(const struct smtp_reply *r);
+/* "458 Already processing NODE" and other "in progress" texts (4xx/2xx). */
+int etrn_is_in_progress(const struct smtp_reply *r);
+/* The RFC 1985 count of "253 OK, <n> pending messages for node <x> started",
+ * only from that place; -1 if the text has another shape. */
+long etrn_253_count(const struct smtp_reply *r);
 #endif

@@ -1,4 +1,4 @@
-/* session.c — one relay's poll. */
+/* session.c — one SMTP session: connect, TLS, EHLO, AUTH; QUIT. */
 #include "conf/config.h"
 #include "smtp/session.h"
 #include "smtp/auth.h"
@@ -8,23 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
-#define MAX_SESSIONS_PER_POLL 16     /* hard cap on reconnects for one relay */
-
-void relay_result_init(struct relay_result *res, const struct relay_cfg *rc)
-{
-    memset(res, 0, sizeof *res);
-    res->rc = rc;
-    res->nnodes = rc->nnodes;
-    for (int i = 0; i < rc->nnodes; i++) {
-        res->nodes[i].node = rc->nodes[i];
-        res->nodes[i].count = -1;
-        res->nodes[i].exit = EX_TEMPFAIL;
-        snprintf(res->nodes[i].text, sizeof res->nodes[i].text, "not attempted");
-    }
-}
-
-static void relay_fail(struct relay_result *res, const char *stage, int code, const char *msg)
+static void relay_fail(struct session_report *res, const char *stage, int code, const char *msg)
 {
     snprintf(res->stage, sizeof res->stage, "%s", stage);
     snprintf(res->error, sizeof res->error, "%s", msg);
@@ -38,6 +27,18 @@ static void tls_cache_name(const struct relay_cfg *rc, char *out, size_t n)
         out[0] = '\0';
 }
 
+/* A step's time-out in seconds, bounded by the session's deadline. */
+static int tmo(const struct session *s, int step_s)
+{
+    if (s->deadline_ms <= 0)
+        return step_s;
+    int64_t left = s->deadline_ms - now_ms();
+    if (left <= 0)
+        return 0;
+    int64_t l = (left + 999) / 1000;
+    return l < step_s ? (int)l : step_s;
+}
+
 /* Reply to greeting/EHLO: 4xx is temporary, 5xx refusal. */
 static int reply_exit(const struct smtp_reply *r)
 {
@@ -49,8 +50,8 @@ static int do_ehlo(struct session *s, struct smtp_caps *caps, const char *stage)
     struct smtp_reply r;
     char cmd[300], fl[200], msg[300];
     snprintf(cmd, sizeof cmd, "EHLO %s", s->cfg->ehlo_name);
-    if (conn_cmd(&s->c, cmd, &r, s->rc->to.command) < 0) {
-        relay_fail(s->res, stage, EX_TEMPFAIL, s->c.err);
+    if (conn_cmd(&s->c, cmd, &r, tmo(s, s->rc->to.command)) < 0) {
+        relay_fail(s->rep, stage, EX_TEMPFAIL, s->c.err);
         return -1;
     }
     if (r.code != 250) {
@@ -60,11 +61,11 @@ static int do_ehlo(struct session *s, struct smtp_caps *caps, const char *stage)
         if (r.code / 100 == 5) {
             snprintf(cmd, sizeof cmd, "HELO %s", s->cfg->ehlo_name);
             struct smtp_reply h;
-            if (conn_cmd(&s->c, cmd, &h, s->rc->to.command) == 0 && h.code == 250)
+            if (conn_cmd(&s->c, cmd, &h, tmo(s, s->rc->to.command)) == 0 && h.code == 250)
                 snprintf(msg, sizeof msg, "relay does not speak ESMTP (EHLO %d, HELO 250): ETRN is impossible",
                          r.code);
         }
-        relay_fail(s->res, stage, reply_exit(&r), msg);
+        relay_fail(s->rep, stage, reply_exit(&r), msg);
         return -1;
     }
     caps_parse(&r, caps);
@@ -79,74 +80,87 @@ static int do_tls(struct session *s, struct tls_info *ti)
         .ca_file = rc->ca_file,
         .pins = rc->pins, .npins = rc->npins,
         .resume = s->tls_resume, .resume_len = s->tls_resume_len,
-        .timeout_s = rc->to.tls,
+        .timeout_s = tmo(s, rc->to.tls),
         .implicit = rc->tls == TLS_IMPLICIT,
         .allow_weak_keys = rc->tls_allow_weak_keys,
     };
     int tr = conn_starttls(&s->c, &p, ti);
     if (tr < 0) {
+        if (s->rep->first_ehlo_etrn == 0) {
+            /* e.g. OpenSMTPD: the user would see only a TLS alert */
+            char m[sizeof s->c.err];
+            snprintf(m, sizeof m, "%.150s (note: the relay's first EHLO did not offer ETRN either: "
+                     "it may not be an ETRN relay at all)", s->c.err);
+            memcpy(s->c.err, m, sizeof m);
+        }
         /* -2: reset/EOF/time-out mid-handshake is a lost connection (75);
          * verification, pins, versions, injection are refusals (76) */
-        relay_fail(s->res, "tls", tr == -2 ? EX_TEMPFAIL : EX_PROTOCOL, s->c.err);
+        relay_fail(s->rep, "tls", tr == -2 ? EX_TEMPFAIL : EX_PROTOCOL, s->c.err);
         return -1;
     }
-    snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", ti->version);
-    snprintf(s->res->tls_cipher, sizeof s->res->tls_cipher, "%s", ti->cipher);
-    s->res->tls_resumed |= ti->resumed;
+    snprintf(s->rep->tls_version, sizeof s->rep->tls_version, "%s", ti->version);
+    snprintf(s->rep->tls_cipher, sizeof s->rep->tls_cipher, "%s", ti->cipher);
+    s->rep->tls_resumed |= ti->resumed;
     log_info("TLS %s with %s%s", ti->cipher, ti->peer_dn[0] ? ti->peer_dn : "(no DN)",
              ti->resumed ? ", session resumed" : "");
     return 0;
 }
 
-/* Connect and get to the point where ETRN can be sent. */
-static int session_open(struct session *s)
+void session_init(struct session *s, const struct etp_config *cfg, const struct relay_cfg *rc,
+                  struct session_report *rep)
+{
+    memset(s, 0, sizeof *s);
+    s->c.fd = -1;
+    s->c.dead = 1;
+    s->cfg = cfg;
+    s->rc = rc;
+    s->rep = rep;
+    rep->first_ehlo_etrn = -1;
+    if (rc->tls != TLS_NONE) {
+        char cache[128];
+        tls_cache_name(rc, cache, sizeof cache);
+        s->tls_resume = state_read_raw(cfg->state_dir, cache, 16384, &s->tls_resume_len);
+    }
+}
+
+/* Greeting, EHLO, STARTTLS, TLS, EHLO, AUTH on a connected socket. */
+static int open_dialogue(struct session *s)
 {
     const struct relay_cfg *rc = s->rc;
     struct smtp_reply r;
     struct smtp_caps caps;
     struct tls_info ti;
     char fl[200], msg[320];
-    int port = relay_port(rc);
-
-    if (s->res->sessions >= MAX_SESSIONS_PER_POLL) {
-        relay_fail(s->res, "connect", EX_TEMPFAIL, "too many reconnects in one poll");
-        return -1;
-    }
-    s->res->sessions++;
-    s->etrn_in_session = 0;
-    log_info("connecting to %s port %d (%s)", rc->host, port, tls_mode_name(rc->tls));
-    if (conn_open(&s->c, rc->host, port, rc->to.connect) < 0) {
-        relay_fail(s->res, "connect", EX_TEMPFAIL, s->c.err);
-        return -1;
-    }
-    (void)sscanf(s->c.peer, "[%45[^]]", s->res->peer);   /* the hold trusts this address */
     if (rc->tls == TLS_IMPLICIT && do_tls(s, &ti) < 0)
         return -1;
-    if (conn_read_greeting(&s->c, &r, rc->to.greeting, port, rc->tls == TLS_IMPLICIT) < 0) {
-        relay_fail(s->res, "greeting", EX_TEMPFAIL, s->c.err);
+    if (conn_read_greeting(&s->c, &r, tmo(s, rc->to.greeting), relay_port(rc),
+                           rc->tls == TLS_IMPLICIT) < 0) {
+        relay_fail(s->rep, "greeting", EX_TEMPFAIL, s->c.err);
         return -1;
     }
     if (r.code != 220) {
         snprintf(msg, sizeof msg, "greeting %d %s", r.code, reply_first_line(&r, fl, sizeof fl));
-        relay_fail(s->res, "greeting", reply_exit(&r), msg);
+        relay_fail(s->rep, "greeting", reply_exit(&r), msg);
         return -1;
     }
     if (do_ehlo(s, &caps, "ehlo") < 0)
         return -1;
+    if (s->rep->first_ehlo_etrn < 0)
+        s->rep->first_ehlo_etrn = caps.etrn;
     if (rc->tls == TLS_STARTTLS) {
         if (!caps.starttls) {
-            relay_fail(s->res, "starttls", EX_PROTOCOL,
+            relay_fail(s->rep, "starttls", EX_PROTOCOL,
                        "relay does not offer STARTTLS (or an attacker removed it); refusing to continue in clear");
             return -1;
         }
-        if (conn_cmd(&s->c, "STARTTLS", &r, rc->to.command) < 0) {
-            relay_fail(s->res, "starttls", EX_TEMPFAIL, s->c.err);
+        if (conn_cmd(&s->c, "STARTTLS", &r, tmo(s, rc->to.command)) < 0) {
+            relay_fail(s->rep, "starttls", EX_TEMPFAIL, s->c.err);
             return -1;
         }
         if (r.code != 220) {
             snprintf(msg, sizeof msg, "STARTTLS refused: %d %s; refusing to continue in clear",
                      r.code, reply_first_line(&r, fl, sizeof fl));
-            relay_fail(s->res, "starttls", EX_PROTOCOL, msg);
+            relay_fail(s->rep, "starttls", EX_PROTOCOL, msg);
             return -1;
         }
         if (do_tls(s, &ti) < 0)
@@ -156,14 +170,14 @@ static int session_open(struct session *s)
         if (do_ehlo(s, &caps, "ehlo-tls") < 0)
             return -1;
     }
-    s->res->etrn_advertised = caps.etrn;
+    s->rep->etrn_advertised = caps.etrn;
     if (rc->username) {
         if (rc->tls == TLS_NONE && !rc->allow_plaintext_auth) {
-            relay_fail(s->res, "auth", EX_CONFIG, "refusing AUTH without TLS");
+            relay_fail(s->rep, "auth", EX_CONFIG, "refusing AUTH without TLS");
             return -1;
         }
         if (!caps.auth || caps.nmechs == 0) {
-            relay_fail(s->res, "auth", EX_PROTOCOL, "relay offers no AUTH mechanism, but a username is configured");
+            relay_fail(s->rep, "auth", EX_PROTOCOL, "relay offers no AUTH mechanism, but a username is configured");
             return -1;
         }
         const char *mech = auth_choose(rc->mechs, rc->nmechs, rc->mechs_default, &caps,
@@ -175,37 +189,166 @@ static int session_open(struct session *s)
                 snprintf(offered + l, sizeof offered - l, "%s%s", i ? " " : "", caps.mechs[i]);
             }
             snprintf(msg, sizeof msg, "no common AUTH mechanism (relay offers: %s)", offered);
-            relay_fail(s->res, "auth", EX_PROTOCOL, msg);
+            relay_fail(s->rep, "auth", EX_PROTOCOL, msg);
             return -1;
         }
         char *pw = NULL, err[300];
         if (secret_read(rc->password_file, &pw, err, sizeof err) < 0) {
-            relay_fail(s->res, "auth", EX_CONFIG, err);
+            relay_fail(s->rep, "auth", EX_CONFIG, err);
             return -1;
         }
         log_add_secret(pw);
-        int ar = auth_run(&s->c, mech, rc->username, pw, rc->to.command, &r);
+        int ar = auth_run(&s->c, mech, rc->username, pw, tmo(s, rc->to.command), &r);
         secret_free(pw);
         if (ar != 0) {
-            relay_fail(s->res, "auth", ar, s->c.err);
+            relay_fail(s->rep, "auth", ar, s->c.err);
             return -1;
         }
-        snprintf(s->res->mech, sizeof s->res->mech, "%s", mech);
+        snprintf(s->rep->mech, sizeof s->rep->mech, "%s", mech);
         log_info("authenticated as %s with %s", rc->username, mech);
     }
-    if (!caps.etrn)
-        log_warn("relay does not advertise ETRN; trying anyway");
+    s->caps = caps;
+    return 0;
+}
+
+int session_open(struct session *s, int64_t deadline_ms)
+{
+    const struct relay_cfg *rc = s->rc;
+    int port = relay_port(rc);
+    s->deadline_ms = deadline_ms;
+    if (s->c.fd >= 0)
+        session_drop(s);
+    if (deadline_ms > 0 && now_ms() >= deadline_ms) {
+        relay_fail(s->rep, "connect", EX_TEMPFAIL, "poll-timeout reached before connecting");
+        return -1;
+    }
+    s->rep->sessions++;
+    s->commands = 0;
+    s->opened_ms = now_ms();
+    log_info("connecting to %s port %d (%s)", rc->host, port, tls_mode_name(rc->tls));
+    if (conn_open(&s->c, rc->host, port, tmo(s, rc->to.connect)) < 0) {
+        relay_fail(s->rep, "connect", EX_TEMPFAIL, s->c.err);
+        session_drop(s);
+        return -1;
+    }
+    (void)sscanf(s->c.peer, "[%45[^]]", s->rep->peer);   /* the hold trusts this address */
+    if (open_dialogue(s) < 0) {
+        session_quit(s, (int64_t)rc->to.quit * 1000);
+        return -1;
+    }
     s->open = 1;
     s->last_cmd_ms = now_ms();
     return 0;
 }
 
-static void session_close(struct session *s, int quit)
+/* Wait for the first byte of a reply until deadline_ms (precise), then
+ * read the reply.  0 ok, -1 (c.err). */
+static int read_reply_until(struct session *s, struct smtp_reply *r, int64_t deadline_ms)
 {
-    if (quit && !s->c.dead && s->c.fd >= 0) {
-        struct smtp_reply r;
-        conn_cmd(&s->c, "QUIT", &r, s->rc->to.quit);
-    } else if (etp_abort && s->c.fd >= 0) {
+    struct conn *c = &s->c;
+    if (c->dead || c->fd < 0) {
+        snprintf(c->err, sizeof c->err, "connection is closed");
+        return -1;
+    }
+    if (c->rlen == 0 && !(c->tls && gnutls_record_check_pending(c->tls) > 0)) {
+        int w = wait_fd(c->fd, POLLIN, deadline_ms);
+        if (w <= 0) {
+            snprintf(c->err, sizeof c->err, "%s", w == 0 ? "timed out waiting for the reply"
+                     : (etp_abort ? "aborted" : "wait failed"));
+            c->dead = 1;
+            return -1;
+        }
+    }
+    int64_t left = deadline_ms - now_ms();
+    int secs = left <= 0 ? 1 : (int)((left + 999) / 1000);
+    return conn_read_reply(c, r, secs);
+}
+
+/* Has the peer's TCP acknowledged everything we sent?  1 yes, 0 no, -1 unknown. */
+static int all_acked(int fd)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
+        return -1;
+    return ti.tcpi_unacked == 0;
+}
+
+int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                        int64_t deadline_ms, int64_t patience_ms)
+{
+    int64_t until = now_ms() + timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < until)
+        until = deadline_ms;
+    int64_t left = until - now_ms();
+    if (left <= 0) {
+        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
+        return -1;
+    }
+    if (conn_send_line(&s->c, cmd, (int)((left + 999) / 1000)) < 0)
+        return -1;
+    s->commands++;
+    s->last_cmd_ms = now_ms();
+    int64_t soon = s->last_cmd_ms + patience_ms;
+    if (patience_ms > 0 && soon < until && s->c.rlen == 0 &&
+        !(s->c.tls && gnutls_record_check_pending(s->c.tls) > 0)) {
+        int w;
+        while ((w = wait_fd(s->c.fd, POLLIN, soon)) == 0) {
+            /* No reply yet.  If the relay's TCP has acknowledged the command,
+             * the relay itself sits on it (a tarpit); if not, the line is slow
+             * (e.g. a downlink full of delivery traffic): keep waiting. */
+            if (all_acked(s->c.fd) == 1) {
+                snprintf(s->c.err, sizeof s->c.err, "no reply within %lld ms although the relay "
+                         "received the command", (long long)patience_ms);
+                s->c.dead = 1;
+                return -2;
+            }
+            soon = now_ms() + 500 < until ? now_ms() + 500 : until;
+            if (now_ms() >= until)
+                break;
+        }
+    }
+    return read_reply_until(s, r, until);
+}
+
+int session_cmd(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                int64_t deadline_ms)
+{
+    return session_cmd_patient(s, cmd, r, timeout_ms, deadline_ms, 0);
+}
+
+static void keep_resume_data(struct session *s)
+{
+    if (!s->c.tls)
+        return;
+    size_t len = 0;
+    void *d = conn_tls_session_data(&s->c, &len);
+    if (d) {
+        if (s->tls_resume)
+            secure_wipe(s->tls_resume, s->tls_resume_len);
+        free(s->tls_resume);
+        s->tls_resume = d;
+        s->tls_resume_len = len;
+    }
+}
+
+static void close_conn(struct session *s)
+{
+    s->rep->bytes_in += s->c.bytes_in;
+    s->rep->bytes_out += s->c.bytes_out;
+    s->c.bytes_in = s->c.bytes_out = 0;
+    conn_close(&s->c);
+    s->open = 0;
+}
+
+void session_drop(struct session *s)
+{
+    if (s->c.fd < 0) {
+        s->open = 0;
+        return;
+    }
+    if (etp_abort) {
         /* Stopped by a signal (daemon stop, link down) while waiting for a
          * reply: say goodbye without waiting for the answer.  The send only
          * succeeds if the socket buffer has room; it never blocks. */
@@ -213,163 +356,52 @@ static void session_close(struct session *s, int quit)
         log_info("stopping: sending QUIT without waiting for the reply");
         conn_send_line(&s->c, "QUIT", 1);
     }
-    if (s->c.tls) {     /* after QUIT: a TLS 1.3 ticket may come late; none: keep the old one */
-        size_t len = 0;
-        void *d = conn_tls_session_data(&s->c, &len);
-        if (d) {
-            if (s->tls_resume)
-                secure_wipe(s->tls_resume, s->tls_resume_len);   /* holds a resumption secret */
-            free(s->tls_resume);
-            s->tls_resume = d;
-            s->tls_resume_len = len;
-        }
-    }
-    s->res->bytes_in += s->c.bytes_in;
-    s->res->bytes_out += s->c.bytes_out;
-    s->c.bytes_in = s->c.bytes_out = 0;
-    conn_close(&s->c);
-    s->open = 0;
+    keep_resume_data(s);
+    close_conn(s);
 }
 
-static int node_exit(enum etrn_class c)
+void session_quit(struct session *s, int64_t wait_ms)
 {
-    switch (c) {
-    case ETRN_OK: return 0;
-    case ETRN_TEMP: case ETRN_RECONNECT: return EX_TEMPFAIL;
-    case ETRN_PERM: return EX_UNAVAILABLE;
-    case ETRN_CONFIG: return EX_CONFIG;
-    default: return EX_PROTOCOL;
-    }
-}
-
-void relay_poll(struct session *s, const struct etp_config *cfg, const struct relay_cfg *rc,
-                struct relay_result *res, int check_only)
-{
-    memset(s, 0, sizeof *s);
-    s->c.fd = -1;
-    s->cfg = cfg;
-    s->rc = rc;
-    s->res = res;
-    relay_result_init(res, rc);
-    res->start_ms = now_ms();
-    log_set_prefix(rc->name);
-
-    char cache[128];
-    tls_cache_name(rc, cache, sizeof cache);
-    if (rc->tls != TLS_NONE)
-        s->tls_resume = state_read_raw(cfg->state_dir, cache, 16384, &s->tls_resume_len);
-
-    if (check_only) {
-        if (session_open(s) == 0) {
-            if (!res->etrn_advertised)
-                relay_fail(res, "ehlo", EX_UNAVAILABLE, "relay does not advertise ETRN");
-            else
-                log_notice("check: connected, %s%s, ETRN advertised",
-                           res->tls_version[0] ? res->tls_version : "no TLS",
-                           res->mech[0] ? ", authenticated" : "");
-            session_close(s, 1);
-        }
-        goto out;
-    }
-
-    int reconnects_for_limit = 0;
-    for (int i = 0; i < rc->nnodes; i++) {
-        struct node_result *nr = &res->nodes[i];
-        if (etp_abort)
-            break;
-        if (s->open && rc->max_etrn_per_session > 0 && s->etrn_in_session >= rc->max_etrn_per_session) {
-            log_info("max-etrn-per-session (%d) reached; reconnecting", rc->max_etrn_per_session);
-            session_close(s, 1);
-        }
-        if (!s->open && session_open(s) < 0) {
-            session_close(s, 1);
-            break;              /* remaining nodes stay "not attempted" */
-        }
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "ETRN %s", nr->node);
-        struct smtp_reply r;
-        nr->attempted = 1;
-        s->etrn_in_session++;
-        s->last_cmd_ms = now_ms();
-        if (conn_cmd(&s->c, cmd, &r, rc->to.etrn) < 0) {
-            nr->cls = ETRN_TEMP;
-            nr->exit = EX_TEMPFAIL;
-            snprintf(nr->text, sizeof nr->text, "no reply: %.180s", s->c.err);
-            log_warn("ETRN %s: %s", nr->node, nr->text);
-            session_close(s, 0);
-            /* one fresh session for the remaining nodes; this node's fate is
-             * unknown (the relay may or may not have started the queue), so
-             * it is reported as temporary and not repeated. */
-            continue;
-        }
-        struct etrn_result er;
-        etrn_classify(&r, &er);
-        reply_first_line(&r, nr->text, sizeof nr->text);
-        nr->code = r.code;
-        snprintf(nr->enh, sizeof nr->enh, "%s", r.enh);
-        nr->count = er.count;
-        if (er.cls == ETRN_RECONNECT && reconnects_for_limit < rc->nnodes + 1) {
-            reconnects_for_limit++;
-            log_info("ETRN %s: %d %s — session limit, reconnecting to continue", nr->node, r.code, nr->text);
-            session_close(s, r.code != 421);
-            if (s->etrn_in_session <= 1 && reconnects_for_limit > 1) {
-                /* even a fresh session refused the first ETRN: not a limit */
-                nr->cls = ETRN_TEMP;
-                nr->exit = EX_TEMPFAIL;
-                continue;
-            }
-            nr->attempted = 0;
-            i--;                /* retry this node on the new session */
-            continue;
-        }
-        nr->cls = er.cls == ETRN_RECONNECT ? ETRN_TEMP : er.cls;
-        nr->exit = node_exit(nr->cls);
-        if (er.count >= 0)
-            log_notice("ETRN %s: %d %s (%s, %ld messages)", nr->node, r.code, nr->text,
-                       etrn_class_name(nr->cls), er.count);
-        else
-            log_notice("ETRN %s: %d %s (%s)", nr->node, r.code, nr->text, etrn_class_name(nr->cls));
-    }
-out:
-    /* Nodes that got a reply (or lost their connection) count with their
-     * own meaning; nodes never attempted are covered by the relay-level
-     * failure already in res->exit (a permanent refusal of the whole relay
-     * must not read as "temporary" because nodes were left over). */
-    for (int i = 0; i < res->nnodes; i++)
-        if (!check_only && res->nodes[i].attempted)
-            res->exit = exit_worst(res->exit, res->nodes[i].exit);
-    if (!check_only && etp_abort)
-        res->exit = exit_worst(res->exit, EX_TEMPFAIL);
-    if (s->tls_resume && !s->open)     /* open: session_end() writes it after QUIT */
-        state_write_raw(cfg->state_dir, cache, s->tls_resume, s->tls_resume_len);
-    res->end_ms = now_ms();
-    log_set_prefix(NULL);
-}
-
-void session_keepalive(struct session *s, int idle_s)
-{
-    if (!s->open || s->c.dead)
+    if (s->c.fd < 0 || s->c.dead || etp_abort) {
+        session_drop(s);
         return;
-    if (now_ms() - s->last_cmd_ms < (int64_t)idle_s * 1000)
-        return;
+    }
+    int64_t cap = (int64_t)s->rc->to.quit * 1000;
+    if (wait_ms > cap)
+        wait_ms = cap;
+    if (wait_ms < 1)
+        wait_ms = 1;
     struct smtp_reply r;
-    log_set_prefix(s->rc->name);
-    if (conn_cmd(&s->c, "NOOP", &r, s->rc->to.command) < 0) {
-        log_info("keepalive NOOP failed: %s", s->c.err);
-        session_close(s, 0);
-    }
-    s->last_cmd_ms = now_ms();
-    log_set_prefix(NULL);
+    if (conn_send_line(&s->c, "QUIT", 1) == 0)
+        read_reply_until(s, &r, now_ms() + wait_ms);
+    keep_resume_data(s);          /* after QUIT: a TLS 1.3 ticket may come late */
+    close_conn(s);
 }
 
-void session_end(struct session *s)
+int session_usable(struct session *s)
+{
+    if (!s->open || s->c.dead || s->c.fd < 0)
+        return 0;
+    int pending = s->c.rlen > 0 || (s->c.tls && gnutls_record_check_pending(s->c.tls) > 0);
+    if (!pending) {
+        struct pollfd p = { .fd = s->c.fd, .events = POLLIN };
+        pending = poll(&p, 1, 0) != 0;
+    }
+    if (pending) {
+        /* nothing was asked: a 421 for an idle time-out, or EOF */
+        log_info("the relay closed the idle session");
+        session_drop(s);
+        return 0;
+    }
+    return 1;
+}
+
+void session_free(struct session *s)
 {
     if (!s->rc)
         return;
-    log_set_prefix(s->rc->name);
     if (s->c.fd >= 0)
-        session_close(s, 1);
-    log_set_prefix(NULL);
+        session_quit(s, SESSION_QUIT_SHORT_MS);
     if (s->tls_resume) {
         char cache[128];
         tls_cache_name(s->rc, cache, sizeof cache);
@@ -378,4 +410,5 @@ void session_end(struct session *s)
         free(s->tls_resume);
         s->tls_resume = NULL;
     }
+    s->rc = NULL;
 }

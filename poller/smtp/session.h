@@ -1,62 +1,71 @@
-/* session.h — one relay's poll: SMTP dialogue, TLS, AUTH, ETRN per node,
- * reconnects, results. */
+/* session.h — one SMTP session with a relay, up to the point where a poll
+ * method can speak: connected, TLS verified, authenticated, capabilities
+ * known; and QUIT.  What is sent after that (ETRN, ...) belongs to the poll
+ * method (poller/poll/).  Every wait is bounded by the step's time-out and
+ * by the caller's deadline. */
 #ifndef ETP_SESSION_H
 #define ETP_SESSION_H
 #include <stdint.h>
 #include "conf/config.h"
 #include "smtp/conn.h"
-#include "poll/etrn.h"
+#include "smtp/reply.h"
 
-struct node_result {
-    const char *node;
-    int attempted;                /* an ETRN was sent */
-    enum etrn_class cls;
-    int code;                     /* reply code; 0 = no reply */
-    char enh[16];
-    char text[200];               /* first reply line, printable */
-    long count;                   /* 253 count, -1 unknown */
-    int exit;                     /* sysexits meaning of this node's result */
-};
-
-struct relay_result {
-    const struct relay_cfg *rc;
-    int exit;                     /* worst over the relay */
-    char stage[16];               /* where a relay-level failure happened */
-    char error[300];              /* relay-level failure, "" if none */
+/* What the SMTP layer found, over all sessions with one relay in a poll. */
+struct session_report {
+    int exit;                     /* sysexits of a relay-level failure, 0 if none */
+    char stage[16];               /* where it happened: connect greeting ehlo starttls tls ehlo-tls auth */
+    char error[300];
     char tls_version[32];
     char tls_cipher[96];
     int tls_resumed;              /* any session of this poll resumed */
     char mech[24];                /* SASL mechanism used */
     int sessions;                 /* connections opened */
-    int etrn_advertised;
+    int etrn_advertised;          /* the last EHLO (inside TLS) listed ETRN */
+    int first_ehlo_etrn;          /* the first EHLO (before TLS) listed ETRN; -1 not seen */
     uint64_t bytes_in, bytes_out;
-    int64_t start_ms, end_ms;
     char peer[46];                /* numeric address of the last connection (INET6_ADDRSTRLEN) */
-    int nnodes;
-    struct node_result nodes[CFG_MAX_NODES];
 };
 
-/* An open relay session (kept open after ETRN for the hold). */
 struct session {
     const struct etp_config *cfg;
     const struct relay_cfg *rc;
-    struct relay_result *res;
+    struct session_report *rep;
     struct conn c;
+    struct smtp_caps caps;        /* of the last EHLO */
     int open;                     /* authenticated and ready for commands */
-    int etrn_in_session;          /* ETRNs sent on this connection */
-    int64_t last_cmd_ms;
+    int commands;                 /* method commands sent on this connection */
+    int64_t opened_ms, last_cmd_ms;
+    int64_t deadline_ms;          /* of session_open's steps */
     void *tls_resume; size_t tls_resume_len;   /* in-memory across reconnects */
 };
 
-void relay_result_init(struct relay_result *res, const struct relay_cfg *rc);
+/* Prepare (no I/O except reading the TLS resumption cache). */
+void session_init(struct session *s, const struct etp_config *cfg, const struct relay_cfg *rc,
+                  struct session_report *rep);
+/* Connect and get ready for commands.  0 ok; -1 failed (rep->stage/error/exit
+ * set, connection closed).  deadline_ms: absolute monotonic bound (0 = none). */
+int session_open(struct session *s, int64_t deadline_ms);
+/* Send a command and read its reply within min(timeout_ms, deadline).
+ * 0 ok; -1 no reply (s->c.err says why; the connection is dead). */
+int session_cmd(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                int64_t deadline_ms);
+/* The same, for commands a relay may tarpit: if no reply has come after
+ * patience_ms although the relay's TCP acknowledged the command, give up
+ * and return -2 (the connection is dead).  A command not yet acknowledged
+ * (slow line) is waited for up to the normal bound. */
+int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                        int64_t deadline_ms, int64_t patience_ms);
+/* QUIT, wait at most wait_ms for the 221 (never more than to.quit), close. */
+void session_quit(struct session *s, int64_t wait_ms);
+/* Close without QUIT (the connection is lost or must be abandoned). */
+void session_drop(struct session *s);
+/* Open, and the relay has not closed its side (non-blocking; a relay that
+ * timed the idle session out is dropped here). */
+int session_usable(struct session *s);
+/* End: close if still open (QUIT, short wait), store the TLS cache, free. */
+void session_free(struct session *s);
 
-/* Poll one relay: connect (and reconnect as needed), ETRN every node.
- * check_only: stop after AUTH and report whether ETRN is advertised.
- * On return the session may still be open (s->open) for the hold. */
-void relay_poll(struct session *s, const struct etp_config *cfg, const struct relay_cfg *rc,
-                struct relay_result *res, int check_only);
-/* NOOP if the session is open and idle for at least `idle_s`. */
-void session_keepalive(struct session *s, int idle_s);
-/* QUIT (bounded) and close; frees resumption data. */
-void session_end(struct session *s);
+/* The short QUIT wait once the work is done: the 221 is courtesy, and on a
+ * slow line it may queue behind delivery traffic (issue: dial-up). */
+#define SESSION_QUIT_SHORT_MS 1000
 #endif
