@@ -138,9 +138,9 @@ void hold_log_end(const struct hold *h, const struct hold_sm *sm, const struct h
                          hc->port);
         }
     } else if (s->end == HOLD_NO_CONTACT) {
-        log_warn("hold: %s did not connect back within %d s — check DNS, firewall, "
-                 "port %d reachability", relay_names(h, names, sizeof names),
-                 hc->first_contact, hc->port);
+        log_warn("hold: the relay did not connect back within %d s (%s) — check DNS, firewall, "
+                 "port %d reachability", hc->first_contact, relay_names(h, names, sizeof names),
+                 hc->port);
     } else if (s->end == HOLD_MAX && sm->open_in > 0) {
         log_warn("hold: max-hold (%d s) reached with %d inbound connection(s) still open; "
                  "delivery is probably incomplete", hc->max_hold, sm->open_in);
