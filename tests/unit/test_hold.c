@@ -5,7 +5,8 @@
  *   - the inet_diag bytecode;
  *   - live sock_diag: a listener and a client in this process (unprivileged);
  *   - hold_run() end to end against a local listener, with the hold-done
- *     hook, hold.json and hold_status(); hold_precheck(); abort. */
+ *     hook, hold.json and hold_status(); the precheck (hold_prepare); abort;
+ *   - SYN-RECV, the trust filter, confirmation, the learned state. */
 #include "conf/config.h"
 #include "hold/hold.h"
 #include "core/log.h"
@@ -1317,7 +1318,7 @@ START_TEST(live_sockdiag_ipv6)
 }
 END_TEST
 
-/* ---- hold_run / hold_precheck / hold_status, live ----------------------- */
+/* ---- hold_prepare / hold_run / hold_status, live ----------------------- */
 
 static char tmpdir[256];
 
