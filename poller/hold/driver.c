@@ -647,7 +647,7 @@ int hold_run(struct hold *hd, int nothing_queued, hold_tick_fn tick, hold_confir
                     hold_sm_confirming(sm, w);
                     e = HOLD_NOT_RUN;
                 } else {
-                    unconfirmable = 1;
+                    unconfirmable = confirm ? 1 : 2;   /* 2: nobody to ask */
                 }
             }
             if (e != HOLD_NOT_RUN)
@@ -672,7 +672,7 @@ int hold_run(struct hold *hd, int nothing_queued, hold_tick_fn tick, hold_confir
     hold_sm_summary(sm, out);
     out->end_wall_ms = hold_wall_ms();
     out->contact_bound_ms = p.contact_bound_ms;
-    out->confirm_unavailable = unconfirmable;
+    out->confirm_unavailable = unconfirmable == 1;
     summary_ignored(d, out);
     hold_log_end(hd, sm, out);
     hold_write_state(cfg, out, start_wall, nothing_queued);
