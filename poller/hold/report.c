@@ -64,7 +64,10 @@ void hold_done_hooks(const struct etp_config *cfg, const struct hold_summary *s)
         snprintf(e_over, sizeof e_over, "ETRNPOLL_HOLD_OVERSHOOT_MS=%" PRId64, s->overshoot_ms);
     else
         snprintf(e_over, sizeof e_over, "ETRNPOLL_HOLD_OVERSHOOT_MS=");
-    char *env[] = { e_end, e_conn, e_sec, e_peers, e_bytes, e_over, NULL };
+    char e_conf[64];
+    snprintf(e_conf, sizeof e_conf, "ETRNPOLL_HOLD_CONFIRMED=%s",
+             s->end != HOLD_QUIET ? "" : s->confirmed ? "yes" : s->confirm_unavailable ? "failed" : "no");
+    char *env[] = { e_end, e_conn, e_sec, e_peers, e_bytes, e_over, e_conf, NULL };
     int failed = hooks_run(cfg, "hold-done", env);
     if (failed > 0)
         log_warn("hold: %d hold-done hook(s) failed", failed);
