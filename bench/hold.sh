@@ -16,14 +16,21 @@
 # Expect overshoot = Postfix's cached-connection idle time (~2 s, the
 # connection is still open) + hold.quiet + up to one sample.
 #
+# Then the empty poll (nothing queued; Postfix still answers 250): the line
+# time of EMPTY_POLLS polls once a poll with mail has been seen (the learned
+# connect-back bound), beside one poll of a relay nothing is learned about
+# (what every empty poll cost before: the whole hold.first-contact, default
+# 120 s; set EMPTY_BEFORE=0 to skip that 2-minute poll).
+#
 # Environment: POLLS (10), MSGS (20), QUIET (hold.quiet, 10), SAMPLE_MS
-# (hold.sample-ms, 200), FIXED (fixed-timer seconds, 600), ETRNPOLL, KEEP=1.
+# (hold.sample-ms, 200), FIXED (fixed-timer seconds, 600), EMPTY_POLLS (5),
+# EMPTY_BEFORE (1), ETRNPOLL, KEEP=1.
 # Needs root (real Postfix on loopback addresses).
 set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 LIB=$SRCDIR/tests/lib
 POLLS=${POLLS:-10} MSGS=${MSGS:-20} QUIET=${QUIET:-10} SAMPLE_MS=${SAMPLE_MS:-200}
-FIXED=${FIXED:-600}
+FIXED=${FIXED:-600} EMPTY_POLLS=${EMPTY_POLLS:-5} EMPTY_BEFORE=${EMPTY_BEFORE:-1}
 R=127.0.0.100 S=127.0.0.101 DOM=bench.test
 if [ "$(id -u)" != 0 ]; then
     echo "bench/hold.sh: needs root (starts a real Postfix on $R); not run" >&2
@@ -122,3 +129,33 @@ run_load() {
 echo "bench/hold.sh: etrnpoll $("$ETRNPOLL" --version 2>/dev/null | head -n1), Postfix $(postconf -dh mail_version 2>/dev/null), kernel $(uname -r)" >&2
 run_load fast "smtp-sink"
 run_load slow "smtp-sink -w 1 (1 s per DATA reply)" -w 1
+
+# --- the empty poll -------------------------------------------------------------
+# default first-contact (120 s), state learned from the polls above
+sed -e '/first-contact/d' "$T/bench.conf" > "$T/empty.conf"
+sed -e "s|state-dir = \"$T/state\"|state-dir = \"$T/state-fresh\"|" "$T/empty.conf" > "$T/fresh.conf"
+empty_poll() {   # CONF STATEDIR OUT: one empty poll; "line_ms whole_ms end" to OUT
+    local t0 t1
+    rm -f "$RD"/sink/*
+    t0=$(date +%s%3N)
+    "$ETRNPOLL" -c "$1" poll 2>> "$T/empty.err" || true
+    t1=$(date +%s%3N)
+    echo "$(jsonv duration_ms "$2/hold.json") $((t1 - t0)) $(jsonv end "$2/hold.json")" >> "$3"
+}
+for i in $(seq 1 "$EMPTY_POLLS"); do empty_poll "$T/empty.conf" "$T/state" "$T/empty-after"; done
+[ "$EMPTY_BEFORE" = 1 ] && empty_poll "$T/fresh.conf" "$T/state-fresh" "$T/empty-before"
+echo
+echo "empty poll (nothing queued, Postfix answers 250), default first-contact = 120 s"
+printf '  %-44s %9s %9s %9s\n' "seconds" median min max
+awk '{ print $1 }' "$T/empty-after" > "$T/empty-after.line"
+awk '{ print $2 }' "$T/empty-after" > "$T/empty-after.whole"
+# shellcheck disable=SC2046
+printf '  %-44s %s   (%s)\n' "line held after ETRN, learned ($EMPTY_POLLS polls)" \
+    "$(fmt $(stats "$T/empty-after.line"))" "$(awk '{ print $3 }' "$T/empty-after" | sort | uniq -c | xargs)"
+# shellcheck disable=SC2046
+printf '  %-44s %s\n' "  whole poll (etrnpoll start -> exit)" "$(fmt $(stats "$T/empty-after.whole"))"
+if [ -s "$T/empty-before" ]; then
+    read -r l w e < "$T/empty-before"
+    printf '  %-44s %9.2f   (%s; whole poll %.2f s)\n' "nothing learned yet (as every empty poll before)" \
+        "$(awk -v v="$l" 'BEGIN { print v / 1000 }')" "$e" "$(awk -v v="$w" 'BEGIN { print v / 1000 }')"
+fi

@@ -15,7 +15,8 @@
 #     for longer than `quiet`; same checks.
 #  3. nothing queued (Postfix says 250 anyway): ends by first-contact.
 #  4. every relay answers 251 (scripted fake relay): ends at once.
-#  5. a client that reconnects every 3 s (< quiet) keeps the hold open: a
+#  5. a client that reconnects every 3 s (< quiet) keeps the hold open (and
+#     the quiet period grows to 2 x the gap): a
 #     scripted stand-in (Python smtplib sending real mail to the sink) for a
 #     relay that delivers one message per connection, slowly.
 #  6. a connection that never ends: max-hold ends the hold.
@@ -235,9 +236,12 @@ wait $SPID
 check "reconnect: exit 0 (rc $RC)" [ "$RC" = 0 ]
 check "reconnect: hold ended by quiet ($(json end "$JS"))" [ "$(json end "$JS")" = quiet ]
 check "reconnect: all 6 connections counted ($(json connections "$JS"))" [ "$(json connections "$JS")" = 6 ]
-lastc=$(tail -n1 "$T/slow-times"); end=$(json ended_ms "$JS")
-check "reconnect: ended only after the 6th connection (+$((end - lastc)) ms, quiet ${QUIET}000)" \
-    within $((QUIET * 1000 - 300)) $((QUIET * 1000 + 2000)) $((end - lastc))
+lastc=$(tail -n1 "$T/slow-times"); end=$(json ended_ms "$JS"); qms=$(json quiet_ms "$JS")
+# The quiet period follows the gaps: 2 x the longest (~3 s) between connections.
+check "reconnect: quiet period grew with the 3 s gaps ($qms ms, configured ${QUIET}000)" \
+    within 6000 7500 "$qms"
+check "reconnect: ended only after the 6th connection (+$((end - lastc)) ms, quiet $qms)" \
+    within $((qms - 300)) $((qms + 2000)) $((end - lastc))
 check "reconnect: hold lasted over 15 s although the gaps (3 s) are below quiet ($(json duration_ms "$JS") ms)" \
     [ "$(json duration_ms "$JS")" -gt 15000 ]
 

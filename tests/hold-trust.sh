@@ -21,6 +21,7 @@
 #  5. hold.source = any restores the old rule: the same poke is counted.
 #  6. a config change of the relay resets what was learned.
 #  7. check refuses a hold.local-address that is not on this host (exit 78).
+#  8. max-hold with no connection at all says so (not "connections kept coming").
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
 need_binary
@@ -158,6 +159,14 @@ poll pinned "$CP"
 check "pinned: config change logged" has "$ERR" "forgetting what was learned"
 check "pinned: only this poll is learned after the reset ($(json relays.0.polls_with_mail "$L") poll)" [ "$(json relays.0.polls_with_mail "$L")" = 1 ]
 check "pinned: no trust on first use with hold.source set" hasnot "$ERR" "trust on first use"
+
+# --- 8. max-hold without any connection (issue 15's misleading message) --------
+CM=$(conf maxhold)
+sed -i -e "s|state-dir = \"$T/state\"|state-dir = \"$T/state-max\"|" -e 's/max-hold = 120/max-hold = 2/' "$CM"
+poll maxhold "$CM"
+check "maxhold: exit 75 (rc $RC)" [ "$RC" = 75 ]
+check "maxhold: says no connection came" has "$ERR" "max-hold \(2 s\) reached without any inbound connection from isp"
+check "maxhold: does not claim connections kept coming" hasnot "$ERR" "kept coming"
 
 # --- 7. check refuses a local-address typo ---------------------------------------
 CT=$(conf typo)

@@ -96,7 +96,7 @@ struct driver {
     int warned_overflow;
     int warned_lost;
     /* connections ignored as not from the relay */
-    uint64_t ign_cookie[HOLD_IGNORED_MAX];
+    uint64_t ign_cookie[HOLD_IGNORED_MAX];   /* ign_key() of each */
     size_t nign_cookie;
     int ignored;
     struct { int family; uint8_t addr[16]; } ign_peer[HOLD_SM_MAX_PEERS];
@@ -240,13 +240,28 @@ static int from_relay(const struct driver *d, int family, const uint8_t *addr)
     return 0;
 }
 
+/* One ignored connection, by its remote end (a SYN-RECV sighting and the
+ * established socket have different cookies). */
+static uint64_t ign_key(const struct sd_sock *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < 16; i++) {
+        h ^= s->raddr[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= s->rport;
+    h *= 1099511628211ULL;
+    return h ^ s->family;
+}
+
 static void ignore(struct driver *d, const struct sd_sock *s)
 {
+    uint64_t key = ign_key(s);
     for (size_t i = 0; i < d->nign_cookie; i++)
-        if (d->ign_cookie[i] == s->cookie)
+        if (d->ign_cookie[i] == key)
             return;
     if (d->nign_cookie < HOLD_IGNORED_MAX)
-        d->ign_cookie[d->nign_cookie++] = s->cookie;
+        d->ign_cookie[d->nign_cookie++] = key;
     if (d->ignored < INT32_MAX)
         d->ignored++;
     size_t alen = s->family == AF_INET6 ? 16 : 4;
@@ -647,7 +662,7 @@ int hold_run(struct hold *hd, int nothing_queued, hold_tick_fn tick, hold_confir
                     hold_sm_confirming(sm, w);
                     e = HOLD_NOT_RUN;
                 } else {
-                    unconfirmable = 1;
+                    unconfirmable = confirm ? 1 : 2;   /* 2: nobody to ask */
                 }
             }
             if (e != HOLD_NOT_RUN)
@@ -672,7 +687,7 @@ int hold_run(struct hold *hd, int nothing_queued, hold_tick_fn tick, hold_confir
     hold_sm_summary(sm, out);
     out->end_wall_ms = hold_wall_ms();
     out->contact_bound_ms = p.contact_bound_ms;
-    out->confirm_unavailable = unconfirmable;
+    out->confirm_unavailable = unconfirmable == 1;
     summary_ignored(d, out);
     hold_log_end(hd, sm, out);
     hold_write_state(cfg, out, start_wall, nothing_queued);

@@ -64,7 +64,10 @@ void hold_done_hooks(const struct etp_config *cfg, const struct hold_summary *s)
         snprintf(e_over, sizeof e_over, "ETRNPOLL_HOLD_OVERSHOOT_MS=%" PRId64, s->overshoot_ms);
     else
         snprintf(e_over, sizeof e_over, "ETRNPOLL_HOLD_OVERSHOOT_MS=");
-    char *env[] = { e_end, e_conn, e_sec, e_peers, e_bytes, e_over, NULL };
+    char e_conf[64];
+    snprintf(e_conf, sizeof e_conf, "ETRNPOLL_HOLD_CONFIRMED=%s",
+             s->end != HOLD_QUIET ? "" : s->confirmed ? "yes" : s->confirm_unavailable ? "failed" : "no");
+    char *env[] = { e_end, e_conn, e_sec, e_peers, e_bytes, e_over, e_conf, NULL };
     int failed = hooks_run(cfg, "hold-done", env);
     if (failed > 0)
         log_warn("hold: %d hold-done hook(s) failed", failed);
@@ -138,9 +141,9 @@ void hold_log_end(const struct hold *h, const struct hold_sm *sm, const struct h
                          hc->port);
         }
     } else if (s->end == HOLD_NO_CONTACT) {
-        log_warn("hold: %s did not connect back within %d s — check DNS, firewall, "
-                 "port %d reachability", relay_names(h, names, sizeof names),
-                 hc->first_contact, hc->port);
+        log_warn("hold: the relay did not connect back within %d s (%s) — check DNS, firewall, "
+                 "port %d reachability", hc->first_contact, relay_names(h, names, sizeof names),
+                 hc->port);
     } else if (s->end == HOLD_MAX && sm->open_in > 0) {
         log_warn("hold: max-hold (%d s) reached with %d inbound connection(s) still open; "
                  "delivery is probably incomplete", hc->max_hold, sm->open_in);

@@ -79,8 +79,9 @@ void hold_learn_update(struct hold *h, const struct hold_summary *s)
         if (!r->mail_expected || r->learned < 0)
             continue;
         struct hold_learned *l = &h->learned[r->learned];
-        if (s->connections > 0 && s->first_contact_ms >= 0) {
-            int64_t fc = s->first_contact_ms;
+        if (s->connections > 0) {
+            /* a delivery over before the first sample: contact at once */
+            int64_t fc = s->first_contact_ms > 0 ? s->first_contact_ms : 0;
             hold_learn_record(l, fc, s->max_gap_ms, wall);
             for (int k = 0; k < s->npeers; k++) {
                 const struct hold_peer_sum *p = &s->plist[k];

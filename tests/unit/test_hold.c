@@ -5,7 +5,8 @@
  *   - the inet_diag bytecode;
  *   - live sock_diag: a listener and a client in this process (unprivileged);
  *   - hold_run() end to end against a local listener, with the hold-done
- *     hook, hold.json and hold_status(); hold_precheck(); abort. */
+ *     hook, hold.json and hold_status(); the precheck (hold_prepare); abort;
+ *   - SYN-RECV, the trust filter, confirmation, the learned state. */
 #include "conf/config.h"
 #include "hold/hold.h"
 #include "core/log.h"
@@ -1317,7 +1318,7 @@ START_TEST(live_sockdiag_ipv6)
 }
 END_TEST
 
-/* ---- hold_run / hold_precheck / hold_status, live ----------------------- */
+/* ---- hold_prepare / hold_run / hold_status, live ----------------------- */
 
 static char tmpdir[256];
 
@@ -1429,6 +1430,7 @@ START_TEST(hold_run_live_quiet)
     char *env = slurp("hook.env");
     ck_assert_ptr_nonnull(env);
     ck_assert_msg(strstr(env, "ETRNPOLL_HOLD_END=quiet\n"), "%s", env);
+    ck_assert_msg(strstr(env, "ETRNPOLL_HOLD_CONFIRMED=no\n"), "%s", env);
     ck_assert_msg(strstr(env, "ETRNPOLL_HOLD_CONNECTIONS=1\n"), "%s", env);
     ck_assert_msg(strstr(env, "ETRNPOLL_HOLD_SECONDS=2\n") || strstr(env, "ETRNPOLL_HOLD_SECONDS=3\n"),
                   "%s", env);
@@ -1734,6 +1736,11 @@ START_TEST(hold_run_live_confirm_and_trust)
     ck_assert_int_eq(s.confirmed, 1);
     ck_assert_int_eq(s.confirms, 1);
     ck_assert_int_eq(confirms_asked, 1);
+    hold_done_hooks(&cfg, &s);
+    char *env = slurp("hook.env");
+    ck_assert_ptr_nonnull(env);
+    ck_assert_msg(strstr(env, "ETRNPOLL_HOLD_CONFIRMED=yes\n"), "%s", env);
+    free(env);
     /* quiet 1 s + the confirmation window (floor 5 s) */
     ck_assert_msg(s.duration_ms >= 6000 && s.duration_ms < 7500, "%lld", (long long)s.duration_ms);
     char *lj = slurp("state/hold-learned.json");
