@@ -90,6 +90,8 @@ check "second ETRN (new session) while delivering -> 458 Already processing" has
 check "the 4 arrive anyway (9 in all)" "$EX" wait-delivered "$D" 9 30
 check "sink back to normal" "$EX" sink-start "$D" $S
 
+check "Exim's panic log is empty" bash -c "[ ! -s '$D/log/paniclog' ] || { cat '$D/log/paniclog'; false; }"
+
 # --- builtin ETRN (no smtp_etrn_command), a second instance -----------------
 D2=$T/exim-builtin
 on_exit "$EX stop $D2"

@@ -268,6 +268,12 @@ EOF
     chmod 750 "$D/spool" "$D/log"
     write_ids "$D" "Debian-exim:$EXIM_UID"
     etc_overlay_prepare passwd group
+    # -C with a file in TRUSTED_CONFIG_LIST keeps root: without it every
+    # re-exec (deliveries, the ETRN queue runs) logs "exim user lost
+    # privilege for using -C option" to the panic log
+    mkdir -p "$D/etc-up/exim4"
+    echo "$D/exim.conf" > "$D/etc-up/exim4/trusted_configs"
+    chmod 644 "$D/etc-up/exim4/trusted_configs"
 
     "$LIBDIR/mkca.sh" "$D/ca" "$NAME" "$RELAY_ADDR" || die "mkca.sh failed"
     write_config "$@"
