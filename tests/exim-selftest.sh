@@ -5,7 +5,8 @@
 # ETRN refused without AUTH, mail held until ETRN and delivered to the sink
 # after it, Exim's default limits that etrnpoll has to cope with (the 11th
 # non-mail command ends the session; 458 while a run for the node is still
-# going), stop.  The client is Python's smtplib (tests/lib/mtaclient.py).
+# going), Exim's builtin ETRN (EXIM_ETRN=builtin: only 'ETRN #node'), stop.
+# The client is Python's smtplib (tests/lib/mtaclient.py).
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
 
@@ -88,6 +89,23 @@ check "first ETRN -> 250" has "$T/etrnA.out" '^250 '
 check "second ETRN (new session) while delivering -> 458 Already processing" has "$T/etrnB.out" '^458 .*Already processing example.test'
 check "the 4 arrive anyway (9 in all)" "$EX" wait-delivered "$D" 9 30
 check "sink back to normal" "$EX" sink-start "$D" $S
+
+check "Exim's panic log is empty" bash -c "[ ! -s '$D/log/paniclog' ] || { cat '$D/log/paniclog'; false; }"
+
+# --- builtin ETRN (no smtp_etrn_command), a second instance -----------------
+D2=$T/exim-builtin
+on_exit "$EX stop $D2"
+check "second instance on 127.0.0.12 with EXIM_ETRN=builtin" \
+    env EXIM_ETRN=builtin "$EX" start "$D2" 127.0.0.12 127.0.0.13 example.test
+check "  ... inject 2 for example.test" "$EX" inject "$D2" 2 example.test
+$CL etrn 127.0.0.12 "$D2/ca/ca.pem" etrn@relay.test "$PW" '#example.test' a.test b.test c.test d.test e.test > "$T/builtin.out" 2>&1
+sed 's/^/#   /' "$T/builtin.out"
+check "  ... ETRN #example.test -> 250" bash -c "head -n1 '$T/builtin.out' | grep -q '^250 '"
+check "  ... ETRN a.test -> 501 argument must begin with #" bash -c "sed -n 2p '$T/builtin.out' | grep -q '^501 .*argument must begin with #'"
+check "  ... the 4th 501 ends the session (Too many syntax or protocol errors)" \
+    bash -c "grep -q 'Too many syntax or protocol errors' '$T/builtin.out' && tail -n1 '$T/builtin.out' | grep -q '^EOF'"
+check "  ... the 2 held messages were released by ETRN #example.test" "$EX" wait-delivered "$D2" 2 20
+check "  ... stop the second instance" "$EX" stop "$D2"
 
 # --- stop -------------------------------------------------------------------
 t0=$(ms)

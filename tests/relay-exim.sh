@@ -10,6 +10,10 @@
 #     "458 Already processing": exit 0 and the hold runs until delivery ends
 #  4. wrong password: exit 77, no ETRN reaches Exim
 #  5. wrong TLS name: exit 76, no AUTH and no ETRN reach Exim
+#  6. Exim's builtin ETRN (no smtp_etrn_command; a second instance): plain
+#     nodes get "501 argument must begin with #" and the 4th 501 ends the
+#     session; the node after them ('#example.test') is still sent on a new
+#     session and its mail released, and the output names the '#node' form
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
 need_binary
@@ -121,4 +125,27 @@ check "wrong name: Exim logged no ETRN and no AUTH" [ "$(etrn_seen)/$(auth_seen)
 sleep 1
 check "wrong name: still nothing delivered" [ "$("$EX" delivered "$RD")" = "$before" ]
 check "the 2 held messages are still queued" [ "$("$EX" queued "$RD")" = $((q0 + 2)) ]
+
+# --- 6. Exim's builtin ETRN: only '#node' ------------------------------------
+RB=$T/exim-builtin
+on_exit "$EX stop $RB"
+if EXIM_ETRN=builtin "$EX" start "$RB" 127.0.0.12 127.0.0.13 example.test a.test b.test c.test d.test > "$T/startb.log" 2>&1; then
+    ok "second Exim with its builtin ETRN on 127.0.0.12"
+    check "builtin: inject 2 for example.test" "$EX" inject "$RB" 2 example.test
+    C6=$(conf builtin "$(clist a.test b.test c.test d.test '#example.test')")
+    sed -i "s|host = \"$R\"|host = \"127.0.0.12\"|; s|$RD/ca/ca.pem|$RB/ca/ca.pem|" "$C6"
+    rc=0; "$ETRNPOLL" -c "$C6" -v poll --no-hold 2> "$T/poll6.err" || rc=$?
+    show_transcript "$T/poll6.err"
+    echo "#   builtin: exit $rc"
+    check "builtin: Exim answered 501 argument must begin with #" has "$T/poll6.err" '< 501.*argument must begin with #'
+    check "builtin: ETRN #example.test was sent" has "$T/poll6.err" '> ETRN #example.test'
+    check "builtin: the 2 messages for example.test reach the sink" "$EX" wait-delivered "$RB" 2 10
+    r=$(node_result "$T/state-builtin/last-poll.json" '#example.test')
+    check "builtin: last-poll.json: #example.test accepted ($r)" [ "${r%% *}" = ok ]
+    check "builtin: the notice for a.test names the form Exim wants (#a.test / #name)" \
+        has "$T/poll6.err" 'ETRN a\.test: 501.*#(a\.test|name|node)'
+    "$EX" stop "$RB"
+else
+    cat "$T/startb.log"; bad "second Exim with its builtin ETRN on 127.0.0.12"
+fi
 finish

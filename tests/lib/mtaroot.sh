@@ -18,7 +18,8 @@
 #
 # The integration tests run in a private network namespace (isolate.sh),
 # where the package registry cannot be reached; a download from there runs
-# in the network namespace of pid 1 (nsenter -n; only apt-get does this).
+# in the network namespace the test was started in (that of the nearest
+# ancestor process outside the private one; nsenter --net, apt-get only).
 # Exit: 0 ok, 3 the packages cannot be had (no cache and no download).
 
 if [ -z "${BASH_VERSION:-}" ]; then exec /bin/bash "$0" "$@"; fi
@@ -32,7 +33,7 @@ CACHE=${ETP_MTA_CACHE:-/var/cache/etrnpoll-test}
 PKGS_exim="exim4-daemon-light exim4-base exim4-config"
 PKGS_sendmail="sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1"
 
-die() { echo "mtaroot.sh: $*" >&2; exit "${2:-1}"; }
+die() { echo "mtaroot.sh: $1" >&2; exit "${2:-1}"; }
 
 # the cached .deb of package $1 (newest by name), or nothing
 deb_of() {
@@ -41,10 +42,25 @@ deb_of() {
     [ -n "$f" ] && echo "$f"
 }
 
+# the network namespace this process ran in before isolate.sh made a private
+# one: that of the nearest ancestor whose namespace differs from ours
+outer_netns() {
+    local me p n
+    me=$(readlink /proc/self/ns/net 2>/dev/null) || return 1
+    p=$$
+    while [ "$p" -gt 1 ]; do
+        p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || return 1
+        n=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
+        [ "$n" != "$me" ] && { echo "/proc/$p/ns/net"; return 0; }
+    done
+    return 1
+}
+
 # apt-get with the registry reachable, also from a private netns
 apt_net() {
-    if [ "${ETP_ISOLATED:-0}" = 1 ] && [ -e /proc/1/ns/net ]; then
-        nsenter --target 1 --net -- apt-get "$@"
+    local ns
+    if [ "${ETP_ISOLATED:-0}" = 1 ] && ns=$(outer_netns); then
+        nsenter --net="$ns" -- apt-get "$@"
     else
         apt-get "$@"
     fi
