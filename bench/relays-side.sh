@@ -21,8 +21,8 @@ RUNS=${1:-5}
 TMO=${BENCH_TIMEOUT:-60}
 LIB=$SRCDIR/tests/lib
 PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] || { echo "bench/relays.sh: needs root (starts private relays)"; exit 1; }
-[ -x "$ETRNPOLL" ] || { echo "bench/relays.sh: no etrnpoll at $ETRNPOLL (build first or set ETRNPOLL)"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench/relays-side.sh: needs root (starts private relays)"; exit 1; }
+[ -x "$ETRNPOLL" ] || { echo "bench/relays-side.sh: no etrnpoll at $ETRNPOLL (build first or set ETRNPOLL)"; exit 1; }
 T=$(mktemp -d /tmp/etp-bench-relays.XXXXXX); chmod 755 "$T"
 cleanup() {
     "$LIB/relay.sh" stop "$T/postfix" >/dev/null 2>&1
@@ -40,7 +40,7 @@ declare -A A=([postfix]=127.0.0.2 [exim]=127.0.0.4 [sendmail]=127.0.0.6)
 declare -A SK=([postfix]=127.0.0.3 [exim]=127.0.0.5 [sendmail]=127.0.0.7)
 for r in postfix exim sendmail; do
     "$LIB/${H[$r]}" start "$T/$r" "${A[$r]}" "${SK[$r]}" "${NODES[@]}" >/dev/null 2>"$T/$r.start" ||
-        { cat "$T/$r.start"; echo "bench/relays.sh: $r did not start"; exit 1; }
+        { cat "$T/$r.start"; echo "bench/relays-side.sh: $r did not start"; exit 1; }
     # one held message for the first and the last node: the poll does real work
     "$LIB/${H[$r]}" inject "$T/$r" 1 n01.test >/dev/null
     "$LIB/${H[$r]}" inject "$T/$r" 1 n18.test >/dev/null
