@@ -80,11 +80,12 @@ check "check --connect without a filter fails on the dead relay (exit $rc = 75)"
 # --- poll --node: the relay releases only that node -------------------------------
 rc=0; "$ETRNPOLL" -c "$T/p.conf" -v poll --node other.test --relay isp > "$T/node.out" 2> "$T/node.err" || rc=$?
 check "poll --node other.test --relay isp: exit $rc = 0" [ $rc = 0 ]
-check "exactly one ETRN, for other.test" bash -c "[ \"\$(grep -o '> ETRN .*' '$T/node.err' | tr '\n' ' ')\" = '> ETRN other.test ' ]"
+# (the hold's confirming ETRN repeats it before the hold ends)
+check "ETRN only for other.test" bash -c "grep -o '> ETRN .*' '$T/node.err' | sort -u | grep -qx '> ETRN other.test' && [ \"\$(grep -o '> ETRN .*' '$T/node.err' | sort -u | wc -l)\" = 1 ]"
 check "the 3 other.test messages arrive" "$LIB/relay.sh" wait-delivered "$RD" 3 30
 sleep 1
 check "example.test's 2 stay queued at the relay" [ "$("$LIB/relay.sh" queued "$RD")" = 2 ]
-check "the relay logged one ETRN session" [ "$(grep -cE 'disconnect from .* etrn=1' "$RD/maillog")" = 1 ]
+check "the relay logged one ETRN session" [ "$(grep -cE 'disconnect from .* etrn=[0-9]' "$RD/maillog")" = 1 ]
 check "the dead relay was not tried" hasnot "$T/node.err" '127\.0\.0\.9'
 check "state: the poll recorded the chosen relay and node only" $PY -c "
 import json, sys

@@ -141,8 +141,13 @@ delivery_checks() {
     witness=$closed
     [ "$witness" -ge "$newest" ] || witness=$newest
     local after=$((end - witness))
-    check "$name: hold ended $after ms after the last inbound connection closed (quiet ${QUIET}000 ms, allowed -300..+2000)" \
-        within $((QUIET * 1000 - 300)) $((QUIET * 1000 + 2000)) $after
+    # Before hanging up the hold asks the relay again (a confirming ETRN) and
+    # waits the learned connect-back bound for a new connection: 5 s here
+    # (the floor; Postfix connects back in ~0.1 s on loopback) per confirmation.
+    local cw=$(( $(json confirms "$JS") * 5000 ))
+    check "$name: hold ended $after ms after the last inbound connection closed (quiet ${QUIET}000 ms + confirmation ${cw} ms, allowed -300..+2000)" \
+        within $((QUIET * 1000 + cw - 300)) $((QUIET * 1000 + cw + 2000)) $after
+    check "$name: the end was confirmed with the relay" [ "$(json confirmed "$JS")" = true ]
     echo "# $name: hold $(json duration_ms "$JS") ms, $(json connections "$JS") connection(s) from $(json peers "$JS"), $(json bytes_received "$JS") bytes, last message -> end $((end - newest)) ms, last close -> end $after ms ($([ "$closed" -ge "$newest" ] && echo "ss saw it" || echo "ss missed it; last message time"))"
     check "$name: log names the end and the peers" has "$ERR" "hold: ended after .* by quiet: .* inbound connection\(s\) from $R"
     check "$name: hook got ETRNPOLL_HOLD_END=quiet" [ "$(hookval ETRNPOLL_HOLD_END)" = quiet ]
@@ -240,8 +245,9 @@ lastc=$(tail -n1 "$T/slow-times"); end=$(json ended_ms "$JS"); qms=$(json quiet_
 # The quiet period follows the gaps: 2 x the longest (~3 s) between connections.
 check "reconnect: quiet period grew with the 3 s gaps ($qms ms, configured ${QUIET}000)" \
     within 6000 7500 "$qms"
-check "reconnect: ended only after the 6th connection (+$((end - lastc)) ms, quiet $qms)" \
-    within $((qms - 300)) $((qms + 2000)) $((end - lastc))
+cw=$(( $(json confirms "$JS") * 5000 ))
+check "reconnect: ended only after the 6th connection (+$((end - lastc)) ms, quiet $qms + confirmation $cw)" \
+    within $((qms + cw - 300)) $((qms + cw + 2000)) $((end - lastc))
 check "reconnect: hold lasted over 15 s although the gaps (3 s) are below quiet ($(json duration_ms "$JS") ms)" \
     [ "$(json duration_ms "$JS")" -gt 15000 ]
 
