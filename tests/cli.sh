@@ -196,8 +196,7 @@ json.dump({"version": 1, "finished": 1700000000, "exit": 0, "result": evil, "tri
                        "stage": evil, "error": evil,
                        "nodes": [{"node": evil, "result": evil, "code": 250, "reply": evil}]}]},
           open(os.path.join(d, "last-poll.json"), "w"))
-# (hold.json's "end" is printed by hold_status(), the hold module's part)
-json.dump({"end": "quiet", "ended_ms": 1700000000000, "duration_ms": 5, "connections": 1, "peers": evil},
+json.dump({"end": evil, "ended_ms": 1700000000000, "duration_ms": 5, "connections": 1, "peers": evil},
           open(os.path.join(d, "hold.json"), "w"))
 PY
 rc=0; "$ETRNPOLL" -c "$T/esc.conf" status > "$T/esc.out" 2>&1 || rc=$?

@@ -228,8 +228,9 @@ void hold_status(FILE *out, const struct etp_config *cfg)
     char peers[300];
     const char *pp = js_str(o, "peers");
     printable(peers, sizeof peers, pp ? pp : "", pp ? strlen(pp) : 0);
+    char endb[64];                /* a state-file string: escaped like every other */
     fprintf(out, "hold: last ended %s after %.1f s by %s; %lld inbound connection(s)%s%s",
-            when, (double)js_int(o, "duration_ms") / 1000, end ? end : "?",
+            when, (double)js_int(o, "duration_ms") / 1000, printable_str(endb, sizeof endb, end, "?"),
             js_int(o, "connections"), peers[0] ? " from " : "", peers);
     json_object *b = NULL;
     if (json_object_object_get_ex(o, "bytes_received", &b) && b &&
