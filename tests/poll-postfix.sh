@@ -92,6 +92,18 @@ renames=$(grep -n 'rename(.*tls-isp[^"]*\.session"' "$T/resume.strace" | cut -d:
 check "the TLS cache is written once, after the last send (QUIT) (sends end at line $last_send, cache renames at lines: $renames)" \
     bash -c "set -- $renames; [ \$# = 1 ] && [ \$1 -gt ${last_send:-999999} ]"
 
+# a session is resumed only under the configuration it was verified with:
+# another ca-file (here a copy of the same CA) means one full handshake
+cp "$RD/ca/ca.pem" "$T/ca-copy.pem"
+sed "s|ca-file = \"$RD/ca/ca.pem\"|ca-file = \"$T/ca-copy.pem\"|" "$CR" > "$T/resume-ca.conf"
+"$ETRNPOLL" -c "$T/resume-ca.conf" poll --no-hold > /dev/null 2> "$T/resume-ca1.err" || true
+check "changed ca-file: no resumption of the old session (tls_resumed $(json relays.0.tls_resumed "$T/state-resume/last-poll.json"))" \
+    [ "$(json relays.0.tls_resumed "$T/state-resume/last-poll.json")" = false ]
+check "... and the log says why" has "$T/resume-ca1.err" 'from another configuration of this relay: not resuming'
+"$ETRNPOLL" -c "$T/resume-ca.conf" poll --no-hold > /dev/null 2>&1 || true
+check "... the next poll under the new configuration resumes again" \
+    [ "$(json relays.0.tls_resumed "$T/state-resume/last-poll.json")" = true ]
+
 # two relays whose names differed only by "/" vs "_" shared one ticket file
 # (tls-a_b.session); now each has its own
 cat > "$T/twins.conf" <<C

@@ -21,6 +21,10 @@ static void relay_fail(struct session_report *res, const char *stage, int code, 
     log_err("%s failed: %s (%s)", stage, msg, exit_name(code));
 }
 
+/* TLS cache file: this magic, the relay section's digest (relay_cfg.digest,
+ * 33 bytes with its NUL), then GnuTLS's session data. */
+#define TLS_CACHE_MAGIC "etrnpoll-tls-1\n"
+
 static void tls_cache_name(const struct relay_cfg *rc, char *out, size_t n)
 {
     if (conn_tls_cache_name(rc->name, rc->host, out, n) < 0)
@@ -119,7 +123,27 @@ void session_init(struct session *s, const struct etp_config *cfg, const struct 
     if (rc->tls != TLS_NONE) {
         char cache[128];
         tls_cache_name(rc, cache, sizeof cache);
-        s->tls_resume = state_read_raw(cfg->state_dir, cache, 16384, &s->tls_resume_len);
+        size_t len = 0;
+        unsigned char *d = state_read_raw(cfg->state_dir, cache, 16384, &len);
+        /* The session was verified under the relay's configuration of that
+         * time (ca-file, tls-name, pins...): resume it only if that
+         * configuration is unchanged, else a full, verified handshake. */
+        size_t hl = strlen(TLS_CACHE_MAGIC) + sizeof rc->digest;
+        if (d && len > hl && memcmp(d, TLS_CACHE_MAGIC, strlen(TLS_CACHE_MAGIC)) == 0 &&
+            memcmp(d + strlen(TLS_CACHE_MAGIC), rc->digest, sizeof rc->digest) == 0) {
+            s->tls_resume = malloc(len - hl);
+            if (s->tls_resume) {
+                memcpy(s->tls_resume, d + hl, len - hl);
+                s->tls_resume_len = len - hl;
+            }
+        } else if (d) {
+            log_info("TLS session cache %s is from another configuration of this relay: "
+                     "not resuming (full handshake)", cache);
+        }
+        if (d) {
+            secure_wipe(d, len);
+            free(d);
+        }
     }
 }
 
@@ -405,7 +429,16 @@ void session_free(struct session *s)
     if (s->tls_resume) {
         char cache[128];
         tls_cache_name(s->rc, cache, sizeof cache);
-        state_write_raw(s->cfg->state_dir, cache, s->tls_resume, s->tls_resume_len);
+        size_t hl = strlen(TLS_CACHE_MAGIC) + sizeof s->rc->digest;
+        unsigned char *d = malloc(hl + s->tls_resume_len);
+        if (d) {                  /* tagged with the configuration it was verified under */
+            memcpy(d, TLS_CACHE_MAGIC, strlen(TLS_CACHE_MAGIC));
+            memcpy(d + strlen(TLS_CACHE_MAGIC), s->rc->digest, sizeof s->rc->digest);
+            memcpy(d + hl, s->tls_resume, s->tls_resume_len);
+            state_write_raw(s->cfg->state_dir, cache, d, hl + s->tls_resume_len);
+            secure_wipe(d, hl + s->tls_resume_len);
+            free(d);
+        }
         secure_wipe(s->tls_resume, s->tls_resume_len);
         free(s->tls_resume);
         s->tls_resume = NULL;
