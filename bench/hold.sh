@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/hold.sh — how long does etrnpoll keep the line up after the last
 # delivery?  Figures only; asserts nothing.
 #

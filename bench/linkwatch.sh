@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/linkwatch.sh — the daemon's reaction time and idle cost.  Figures
 # only; asserts nothing.
 #

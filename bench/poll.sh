@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/poll.sh — cost of one poll, etrnpoll beside msmtp --rmqs, against the
 # same REAL Postfix relay (STARTTLS + AUTH) on loopback.  Prints figures;
 # asserts nothing.  Needs root and a built etrnpoll (ETRNPOLL=path).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/relays-real.sh [RUNS] — etrnpoll against the REAL relays of the lab
 # harnesses (tests/lib/sendmail.sh, tests/lib/exim.sh; Debian packages):
 #   Sendmail 8.17, 18 nodes (MAXETRNCOMMANDS 8 tarpit);

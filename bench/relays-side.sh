@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/relays-side.sh -- one etrnpoll poll of 18 nodes (--no-hold, default
 # time-outs) against REAL Postfix, Exim 4.96 and Sendmail 8.17 side by side
 # (tests/lib/relay.sh, exim.sh, sendmail.sh; STARTTLS + AUTH on loopback, in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/relays.sh [RUNS] — the ETRN session policy against the scripted
 # relay behaviours of tests/poll-relays.sh (PMDF limit, Exim drop at the 11th
 # non-mail command, Sendmail tarpit, one ETRN per session): per scenario,

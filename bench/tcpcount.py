@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """tcpcount.py LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT OUTFILE
 
 A byte-counting TCP relay for benchmarks: forwards every connection to the

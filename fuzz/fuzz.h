@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz.h — shared helpers for the libFuzzer targets (fuzz/fuzz_*.c).
  *
  * Every target defines LLVMFuzzerTestOneInput().  It is linked either with

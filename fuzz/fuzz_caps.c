@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_caps.c — EHLO capability parser (caps_parse, caps_has_mech).
  * Input: first byte = mode, the rest = lines separated by LF.  Mode bit 0
  * set: lines are fed as they are (the reply reader's checks first); clear:

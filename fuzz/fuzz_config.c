@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_config.c — the configuration file parser (config_load_string():
  * libconfuse via fmemopen + etrnpoll's validation).  Each input is parsed
  * twice: with a roomy error buffer and with a tiny exact-size one (ASan sees

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_ddns_checkip.c — check-IP answers (ddns_parse_checkip) and address
  * classification (netaddr_classify_str).  First byte: family (bits 0-1: 0
  * any, 1 IPv4, 2 IPv6) and output size (bits 2-7); the rest is the body.

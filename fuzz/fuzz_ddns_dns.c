@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_ddns_dns.c — DNS answers from the wait-server (ddns_parse_dns_answer:
  * header, question skip, CNAME chains, A/AAAA records).  Input: byte 0 bit 0
  * picks A or AAAA, bits 1-4 `max` (1..16); byte 1 = qname length L, then L

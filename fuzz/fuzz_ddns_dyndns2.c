@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_ddns_dyndns2.c — dyndns2 update answers (ddns_parse_dyndns2) and
  * the code tables.  The first byte picks `max` (1..DDNS_MAX_HOSTS); the
  * rest is the HTTP body.  Invariants: the count is -1 or 1..max, texts are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_ddns_expand.c — "custom" protocol templates (ddns_expand,
  * ddns_template_check): the template is a config value, the values include
  * addresses from the outside (check-IP answers) and the secret.

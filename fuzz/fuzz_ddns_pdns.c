@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_ddns_pdns.c — PowerDNS API error bodies (ddns_parse_pdns_error,
  * json-c).  First byte: output size 1..256; the rest is the body.
  * Invariant: output terminated within outsz and printable. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_etrn.c — RFC 1985 ETRN reply judgement (etrn_judge,
  * etrn_is_session_limit, etrn_253_count) over replies read by the real
  * reply reader.  Invariants: the outcome matches the code family; a count

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_hold_learn.c — the hold's learned per-relay state file
  * (STATE_DIR/hold-learned.json, hold_learn_parse).  Invariants: every
  * stored entry is within its bounds (printable relay name, 16-hex config,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_hold_prefix.c — hold.source / hold.local-address values
  * (hold_prefix_parse, hold_prefix_match).  Invariants: accepted prefixes
  * have a family and bits in range; an address always matches its own

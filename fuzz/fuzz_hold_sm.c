@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_hold_sm.c — the hold completion state machine (hold_sm_*): fed with
  * fuzzed socket snapshots, as the sock_diag driver would.  Invariants: an
  * end is sticky and consistent with its rule; counters and the summary stay

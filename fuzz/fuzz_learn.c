@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_learn.c — the learned relay state reader (learn_parse: bytes of
  * STATE_DIR/learned.json -> struct learned).  The file is ours, but a
  * damaged disk or another program may leave anything there.  Invariants:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_lw_judge.c — the uplink decision (lw_judge, lw_name_match,
  * lw_same_uplink) over fuzzed kernel snapshots and link.interfaces globs
  * (config values, fnmatch).  Invariants: `why` is terminated and printable;

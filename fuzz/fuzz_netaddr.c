@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_netaddr.c — core/netaddr: address and prefix parsing, the
  * classifier, ranking and the DNS-name check on arbitrary text.  First byte:
  * selects the flags of the DNS-name check; the rest is the text.

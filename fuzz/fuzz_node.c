@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_node.c — ETRN node validation (node_invalid), the check between a
  * config value and an "ETRN <node>" command line.  Invariants: an accepted
  * node is 1..255 visible ASCII characters (so the command can carry no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_reply.c — SMTP reply reader (poller/smtp/reply.h): reply_parse_buf() over
  * a stream of replies the way conn.c consumes them, reply_feed() on the raw
  * input as one line, reply_first_line().  Invariants: bounded text,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* replay.c — run a fuzz target's LLVMFuzzerTestOneInput() over files, without
  * libFuzzer: `make check` replays fuzz/corpus/<target>/ and
  * fuzz/regress/<target>/ through every target (and under ASan+UBSan in the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # fuzz/run.sh — build the libFuzzer targets with clang (ASan+UBSan, separate
 # from the normal gcc build) and run each for a bounded time.
 #

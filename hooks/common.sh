@@ -1,4 +1,5 @@
 # ---- common part (generated from hooks/common.sh; do not edit here) --------
+# SPDX-License-Identifier: ISC
 # etp_launch IFACE [LOCAL_ADDRESS]: start `etrnpoll poll` in the background,
 # detached (own session, no terminal, output to syslog via --syslog), and
 # return at once: the caller (pppd, NetworkManager, ...) does not wait.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ddns-dyndns2.sh — dyndns2 updates through the chain
 #   etrnpoll -> tests/dyndns2d.py -> REAL PowerDNS (HTTP API) -> DNS answer
 # and the dyndns2 rules for EVERY return code.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ddns-harness-selftest.sh -- prove the dynamic-DNS test harness is real:
 # tests/lib/pdns.sh (a private PowerDNS Authoritative with the HTTP API) and
 # tests/dyndns2d.py (dyndns2 server updating that PowerDNS through its API).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ddns-powerdns.sh — dynamic DNS through the REAL PowerDNS Authoritative HTTP
 # API before ETRN to a REAL Postfix backup MX.
 #

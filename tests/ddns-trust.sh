@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ddns-trust.sh — DDNS publishes only addresses that can receive mail, and
 # only from sources it can trust.  REAL PowerDNS (tests/lib/pdns.sh, API
 # and DNS) on 127.0.0.30; a scripted check-IP server (stdlib Python, below:

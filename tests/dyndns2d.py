@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """dyndns2d.py -- a small but faithful dyndns2 ("DynDNS Remote Access API")
 server for the etrnpoll tests, backed by a REAL PowerDNS Authoritative
 server through its HTTP API.  Python standard library only.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # exim-selftest.sh -- check tests/lib/exim.sh against the real Exim 4.96:
 # starts in its own mount namespace (host /etc/passwd untouched), STARTTLS
 # with the mkca.sh certificate, AUTH PLAIN/LOGIN/CRAM-MD5 only after TLS,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # fakesmtp-selftest.sh [TEST...] -- check that tests/fakesmtp.py puts on the
 # wire what each scenario promises, byte for byte, using a Python stdlib client
 # (and gnutls-cli for the TLS version checks).  Loopback 127.0.0.30, ephemeral

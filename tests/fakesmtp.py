@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """fakesmtp.py -- a scriptable, deliberately misbehaving SMTP relay for etrnpoll tests.
 
 The real relay in the test suite is a real Postfix.  This server exists ONLY for

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # harden-faults.sh — the poll under faults of the network and of the disk:
 #   - relay unreachable: connection refused (fast), blackholed address
 #     (connect time-out), a name with a blackholed and a working address

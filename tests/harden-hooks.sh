@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # harden-hooks.sh — hook programs (poller/core/hooks.c run_program/hooks_run),
 # configured as  hooks { post-poll = {"/abs/path", "arg"} timeout = N dir = "..." }:
 #   - no shell: arguments with $(...), ;, *, quotes and spaces arrive verbatim

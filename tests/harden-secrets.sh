@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # harden-secrets.sh — the relay password never leaves where it belongs:
 #   - not in the log (-v transcript, --debug), `status`, `status --json`,
 #     the state files, in clear or base64 (AUTH PLAIN / LOGIN payloads);

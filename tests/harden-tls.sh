@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # harden-tls.sh — hostile relays at the TLS layer, beyond poll-hostile.sh
 # (which covers STARTTLS stripping, 454 and single-packet injection) and
 # poll-postfix.sh (wrong CA, wrong name and pins against the real Postfix).

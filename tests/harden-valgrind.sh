@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # harden-valgrind.sh — `etrnpoll poll` (and check, status, a config error)
 # under valgrind --leak-check=full --error-exitcode=1: no invalid access, no
 # uninitialised use, no leak, on the main path and its error paths:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # hold-postfix.sh — the hold (wait for inbound delivery to finish) against a
 # REAL Postfix backup MX on 127.0.0.40 delivering to a REAL smtp-sink (the
 # customer MTA, one file per received message) on 127.0.0.41:25.

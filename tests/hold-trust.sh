@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # hold-trust.sh — the hold counts the relay, not the world; empty polls end
 # at the learned connect-back time.  A REAL Postfix backup MX takes ETRN at
 # 127.0.0.40 but delivers from a SECOND address, 127.0.0.42

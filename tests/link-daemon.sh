@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # link-daemon.sh — `etrnpoll run` against real link events in network
 # namespaces, with tests/fakesmtp.py as the relay (in the "ISP" namespace,
 # reached over the veth link; or on the customer box's loopback for the

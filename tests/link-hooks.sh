@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # link-hooks.sh — the hook scripts in hooks/ (pppd ip-up, NetworkManager
 # dispatcher, networkd-dispatcher, ifupdown if-up.d, OpenWrt hotplug.d/iface)
 # against a fake `etrnpoll` first on PATH that records its argv, session and

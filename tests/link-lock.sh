@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # link-lock.sh — one poll at a time.  The relay (tests/fakesmtp.py, scenario
 # "delay": ETRN answered after 2 s) counts the polls, one SMTP session each.
 #

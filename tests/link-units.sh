@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # link-units.sh — the systemd units: `systemd-analyze verify` (with @sbindir@
 # substituted by the built binary's directory and the man pages of this tree
 # on MANPATH), the build's own substitution, the hardening exposure score and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # link-watch.sh — the link watcher alone (tests/lw-monitor) against real
 # kernel events in network namespaces: a veth pair (carrier follows the peer)
 # and a tun device named ppp0 (operstate UNKNOWN, DELADDR + DELLINK on

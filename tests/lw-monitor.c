@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* lw-monitor — test helper: run the link watcher alone and print every
  * change of verdict, one line each, flushed:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poll-confirm.c — drives the poll layer's confirm callback the way the
  * hold calls it, for tests/poll-relays.sh:
  *   poll-confirm CONFIG WAIT_S HOLD_S

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # poll-hostile.sh — the poll against a scripted fake relay, for what no real
 # server does on request: STARTTLS stripping and injection, session limits,
 # odd reply codes, malformed/overlong/endless replies, resets and stalls.

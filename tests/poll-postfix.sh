@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # poll-postfix.sh — the core poll against a REAL Postfix backup MX.
 # Postfix (private config dir) on 127.0.0.2 holds mail for example.test and
 # other.test until an authenticated ETRN; smtp-sink on 127.0.0.3 is the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # poll-relays.sh — the ETRN session policy against scripted stand-ins for
 # what the real relays do and no real server here can be made to do on
 # request (the real Exim and Sendmail runs are tests/relay-exim.sh and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # priv-hooks.sh — programs etrnpoll starts, and the hang-up, under the
 # privilege model.  Real Postfix relay (tests/lib/relay.sh) on 127.0.0.92,
 # sink .93; the daemon part runs in network namespaces with a fake relay.

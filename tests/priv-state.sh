@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # priv-state.sh — the privilege model (doc/design.md "Users and permissions")
 # against a REAL Postfix relay (tests/lib/relay.sh on 127.0.0.90, sink .91).
 # The service user `etrnpoll` exists only in a private /etc/passwd and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # relay-exim.sh -- etrnpoll against a REAL Exim 4.96 backup MX (tests/lib/exim.sh;
 # Exim's defaults: smtp_accept_max_nonmail = 10, smtp_etrn_serialize), the
 # requirements of issue 12:

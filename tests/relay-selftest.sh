@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # relay-selftest.sh -- check tests/lib/relay.sh against a real Postfix:
 # held mail, ETRN release after STARTTLS+AUTH, the refusals etrnpoll's tests
 # rely on (ETRN before AUTH, ETRN for a non-fast-flush domain, AUTH in clear

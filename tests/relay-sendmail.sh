@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # relay-sendmail.sh -- etrnpoll against a REAL Sendmail 8.17 backup MX
 # (tests/lib/sendmail.sh; Sendmail's compiled-in MAXETRNCOMMANDS 8: every ETRN
 # after the 8th of a session is delayed, 1 s, 1 s, then 7, 15, 31, 63, 127,

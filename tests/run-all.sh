@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run-all.sh — the whole test suite, from a fresh Debian 12 machine:
 # installs what is needed (apt-get, as root), builds, runs `make check`
 # (unit tests + integration tests against real Postfix, PowerDNS, network

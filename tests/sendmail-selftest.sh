@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # sendmail-selftest.sh -- check tests/lib/sendmail.sh against the real
 # Sendmail 8.17: starts in its own mount namespace (host /etc/passwd and
 # /usr/lib/sasl2 untouched), STARTTLS with the mkca.sh certificate, Cyrus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* config.c — libconfuse schema, defaults and validation. */
 #include "conf/config.h"
 #include "conf/quote.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* config.h — the configuration model (parsed with libconfuse).
  *
  * The file format and every key are documented in etrnpoll.conf(5)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ddns_section.c — the `ddns NAME { ... }` sections of etrnpoll.conf:
  * schema, validation, and the section text the change digest is computed
  * from.  Providers are looked up by name in the ddns provider table. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* internal.h — what the files of poller/conf/ share (not for other rooms). */
 #ifndef ETP_CONF_INTERNAL_H
 #define ETP_CONF_INTERNAL_H

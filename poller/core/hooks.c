@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hooks.c — run hook programs without a shell. */
 #include "conf/config.h"
 #include "core/hooks.h"

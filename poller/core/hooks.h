@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hooks.h — run user hook programs: no shell, fixed environment, timeout,
  * output captured to the log. */
 #ifndef ETP_HOOKS_H

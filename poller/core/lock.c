@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* lock.c — the poll lock. */
 #include "conf/config.h"
 #include "core/lock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* lock.h — one poll at a time across cron, ppp hooks and the daemon:
  * flock(2) on STATE_DIR/poll.lock, which holds the owner's pid.  Every
  * entry point takes it as the service user (core/priv.h), so root and the

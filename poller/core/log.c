@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.c — stderr/syslog logging with secret redaction. */
 #include "conf/config.h"
 #include "core/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.h — logging to stderr and/or syslog, with redaction of secrets.
  *
  * Every message passes through the redactor: any registered secret, in the

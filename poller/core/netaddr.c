@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* netaddr.c — address classification, ranking, prefixes, DNS names.
  * See netaddr.h. */
 #include "core/netaddr.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* netaddr.h — one place for what an IP address is and how good it is.
  *
  * Used by ddns (what may be published), link (which uplink address to

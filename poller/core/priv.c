@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* priv.c — the privilege model: service user, drop, file trust checks. */
 #include "conf/config.h"
 #include "core/priv.h"

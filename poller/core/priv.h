@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* priv.h — the privilege model (doc/design.md "Users and permissions").
  *
  * One service user (config key `user`, default "etrnpoll" when that user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* state.c — atomic state files (write temp, fsync, rename). */
 #include "conf/config.h"
 #include "core/state.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* state.h — atomic JSON state files under the state dir (json-c).
  *
  * Files: last-poll.json (cycle + relays + nodes), ddns.json (ddns module),

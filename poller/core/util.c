@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.c — small shared helpers. */
 #include "conf/config.h"
 #include "core/util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* util.h — small shared helpers: time, fds, strings, exit-code ranking. */
 #ifndef ETP_UTIL_H
 #define ETP_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* addr.c — where the address to publish comes from: the uplink the link
  * watcher or hook names, an interface (libnl), or a check-IP URL. */
 #include "ddns/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check.c — `etrnpoll check` and `etrnpoll status` for the ddns sections. */
 #include "ddns/internal.h"
 #include "core/log.h"

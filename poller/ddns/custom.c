@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* custom.c — protocol "custom": one HTTP request per host name and
  * record type, built from the section's templates. */
 #include "ddns/internal.h"

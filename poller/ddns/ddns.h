@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ddns.h — dynamic DNS update before ETRN (libcurl, json-c).
  *
  * The backup MX delivers over a NEW connection to this site's MX host name,

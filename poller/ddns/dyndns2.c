@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* dyndns2.c — the dyndns2 protocol (members.dyndns.org and the many
  * providers that copy it). */
 #include "ddns/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* engine.c — run every ddns entry: addresses, decision, the provider's
  * update, state, the wait; and the dry-run plan. */
 #include "ddns/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* http.c — the libcurl client every provider and the check-IP lookup use:
  * one request, bounded answer, redirects under a fixed rule, credentials
  * masked in -v transcripts. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* internal.h — what the files of poller/ddns/ share (not for other rooms).
  *
  * Map:  engine.c   run every entry (ddns_run_all, ddns_plan)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* parse.c — pure parsers of what DDNS servers answer: dyndns2 result
  * lines, check-IP bodies, PowerDNS API errors, DNS answers.  No I/O (unit
  * tests: tests/unit/test_ddns.c; fuzz/fuzz_ddns_*.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pdns.c — the PowerDNS Authoritative HTTP API (PATCH of the zone's rrsets). */
 #include "ddns/internal.h"
 #include "core/log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* provider.c — the table of DDNS providers.  A new provider is one file
  * (its update() and, if it needs one, check()), one line here and one
  * value in enum ddns_proto (conf/config.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* state.c — the dyndns2 rules (pure), the per-entry memory in
  * STATE_DIR/ddns.json, and the change-detection digest of a section. */
 #include "ddns/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* template.c — the templates of protocol "custom" and the bounded string
  * builder the providers use for URLs and bodies. */
 #include "ddns/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* wait.c — after an update, wait until the authoritative server serves
  * the new address (a plain UDP query, RD off). */
 #include "ddns/internal.h"

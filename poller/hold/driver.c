@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* driver.c — the hold as a handle: hold_prepare() -> hold_add_relay() ->
  * hold_run() -> hold_free().  hold_run() samples the kernel's socket table
  * (sockdiag.c) every hold.sample-ms, adds the socket-close events read

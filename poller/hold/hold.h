@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* hold.h — hold the line until inbound delivery completes (sock_diag).
  *
  * After the relays accepted ETRN, the backup MX connects to the local MTA

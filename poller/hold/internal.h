@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* internal.h — the hold handle and helpers shared by the hold's files
  * (driver.c, precheck.c, trust.c, report.c); not for use outside poller/hold/. */
 #ifndef ETP_HOLD_INTERNAL_H

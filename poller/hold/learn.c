@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* learn.c — the learned per-relay state: parser, writer, arithmetic (pure).
  *
  * Document:

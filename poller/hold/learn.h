@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* learn.h — what the hold learns about each relay across polls
  * (STATE_DIR/hold-learned.json): the addresses it delivers from (trust on
  * first use), how long after ETRN it connects back, the gaps it leaves

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* precheck.c — is the local MTA accepting connections on hold.port?
  * (hold.check-local-mta; run by hold_prepare() before the first ETRN.)
  * The greeting is read with smtp/reply.c's parser. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* prefix.c — the hold's address filter: hold.source / hold.local-address
  * parsing and matching (pure), and the config check. */
 #include "hold/hold.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* report.c — what the hold tells: the end line, hold.json, the
  * hold-done hooks, `etrnpoll status` (with what was learned per relay). */
 #include "hold/internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sm.c — the hold's completion state machine: pure (no I/O, no clock).
  * Fed socket snapshots and times, it says when -- and why -- the hold ends.
  * Rules and their reasons: doc/hold.md "When it ends". */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sm.h — the hold's pure parts: the address/prefix filter (prefix.c) and
  * the completion state machine (sm.c).  No I/O, no clock, no globals:
  * what the unit tests and the fuzz targets link.  Design: doc/hold.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sockdiag.c — raw NETLINK_SOCK_DIAG (inet_diag v2) socket dumps.
  *
  * One dump per address family: a SOCK_DIAG_BY_FAMILY request with an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sockdiag.h — list TCP sockets with raw NETLINK_SOCK_DIAG (inet_diag).
  *
  * Used by the hold module to see inbound SMTP connections to the local MTA

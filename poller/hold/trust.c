@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* trust.c — the learned per-relay state on disk, and what a finished hold
  * teaches: delivery sources (trust on first use), connect-back time, gaps.
  * Format and arithmetic: learn.c.  Rules: doc/hold.md "Whose connections count". */

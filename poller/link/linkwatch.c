@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* linkwatch.c — uplink state from rtnetlink (libnl-route-3 cache manager)
  * and the pure "is it usable?" decision.  See linkwatch.h. */
 #include "conf/config.h"

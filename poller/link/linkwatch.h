@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* linkwatch.h — "is the uplink usable?" from rtnetlink (libnl-route-3).
  *
  * Two layers:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* supervisor.c — `etrnpoll run`: the daemon.
  *
  * One single-threaded event loop owns everything that happens over time:

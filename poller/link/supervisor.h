@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* supervisor.h — `etrnpoll run`: the daemon. */
 #ifndef ETP_SUPERVISOR_H
 #define ETP_SUPERVISOR_H

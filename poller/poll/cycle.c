@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cycle.c — one poll cycle. */
 #include "conf/config.h"
 #include "poll/cycle.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* cycle.h — one poll cycle: pre-poll hooks, DDNS, relays (ETRN), hold,
  * QUIT, state, post-poll hooks.  `etrnpoll poll` runs it in the
  * foreground; the daemon runs it in a child process. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* etrn.c — RFC 1985 ETRN reply meaning. */
 #include "conf/config.h"
 #include "poll/etrn.h"

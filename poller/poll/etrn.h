@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* etrn.h — RFC 1985 ETRN reply meaning (pure functions, fuzzed).
  *
  * etrn_judge() turns one ETRN reply into a method-neutral outcome

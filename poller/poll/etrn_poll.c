@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* etrn_poll.c — the ETRN poll method: the node loop and its session policy.
  *
  * Policy (doc/design.md, "Session policy"):

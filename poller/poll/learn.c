@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* learn.c — learned relay behaviour (see learn.h). */
 #include "conf/config.h"
 #include "poll/learn.h"

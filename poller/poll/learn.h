@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* learn.h — what a relay showed about itself, kept across polls in
  * STATE_DIR/learned.json: how many ETRNs one session took before a limit,
  * a tarpit or a drop appeared (the next poll reconnects before that), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poll.c — one relay's poll through its method; the hold's callbacks;
  * hook lists. */
 #include "conf/config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* poll.h — the poll layer between the cycle and the SMTP session.
  *
  * A poll method (ETRN, RFC 1985, is the only one today; ODMR/ATRN would be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* result.h — what a poll method found, per relay and per node, in terms
  * every method shares (cycle.c, state, hooks and the hold read only these;
  * the method's own reply code is kept beside the outcome). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* auth.c — SMTP AUTH via GNU SASL. */
 #include "conf/config.h"
 #include "smtp/auth.h"

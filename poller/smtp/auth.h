@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* auth.h — SMTP AUTH (RFC 4954) through GNU SASL. */
 #ifndef ETP_AUTH_H
 #define ETP_AUTH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conn.c — TCP + GnuTLS transport with deadlines and bounded line reads. */
 #include "conf/config.h"
 #include "smtp/conn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* conn.h — one SMTP connection: TCP (IPv4/IPv6) + optional GnuTLS, line
  * I/O with deadlines, reply reading with the limits of reply.h. */
 #ifndef ETP_CONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* reply.c — SMTP reply and EHLO capability parsing (pure, bounded). */
 #include "conf/config.h"
 #include "smtp/reply.h"

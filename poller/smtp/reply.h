@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* reply.h — SMTP reply and EHLO capability parsing: pure functions over
  * byte buffers, no I/O (unit-tested and fuzzed).
  *

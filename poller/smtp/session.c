@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* session.c — one SMTP session: connect, TLS, EHLO, AUTH; QUIT. */
 #include "conf/config.h"
 #include "smtp/session.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* session.h — one SMTP session with a relay, up to the point where a poll
  * method can speak: connected, TLS verified, authenticated, capabilities
  * known; and QUIT.  What is sent after that (ETRN, ...) belongs to the poll

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # common.sh — shared helpers for the integration tests (bash).
 #   . "$SRCDIR/tests/lib/common.sh"
 # Provides: SRCDIR, ETRNPOLL, PY, T (a temp dir removed on exit unless

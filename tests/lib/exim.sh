@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # exim.sh -- a REAL Exim 4.96 (Debian 12's exim4-daemon-light, unpacked by
 # tests/lib/mtaroot.sh, never installed) acting as the ISP's backup MX, plus
 # Postfix's smtp-sink as the customer MTA.  Same API as tests/lib/relay.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # fake.sh — start/stop tests/fakesmtp.py from integration tests (bash).
 # Needs common.sh loaded.  fake_start NAME SCENARIO [fakesmtp options...]
 # sets FPORT_NAME-less globals: FPORT (port), FTRANS (client transcript).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # isolate.sh — sourced first by every integration test (bash).
 # Every integration test runs in a network namespace and a mount namespace of
 # its own: a private loopback (lo up, all of 127.0.0.0/8) and a private

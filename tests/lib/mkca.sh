@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # mkca.sh DIR NAME...  -- make a throw-away test CA in DIR and one server
 # certificate per NAME (a DNS name or an IP literal), all with GnuTLS certtool.
 # Produces: DIR/ca.pem DIR/ca.key, DIR/NAME.pem DIR/NAME.key, and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """mtaclient.py -- the SMTP client side of tests/exim-selftest.sh and
 tests/sendmail-selftest.sh (stdlib smtplib + ssl; NOT etrnpoll).
 

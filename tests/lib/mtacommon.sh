@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # mtacommon.sh -- helpers shared by tests/lib/exim.sh and tests/lib/sendmail.sh
 # (sourced, bash).  Process bookkeeping in the style of relay.sh: every process
 # started for instance DIR carries $MARK=DIR in its environment.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # mtaroot.sh -- private, unpacked copies of Debian's Exim and Sendmail for the
 # test harnesses (tests/lib/exim.sh, tests/lib/sendmail.sh).  Their packages
 # conflict with the installed postfix, so they are never installed: the .deb

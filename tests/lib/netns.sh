@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # netns.sh — network namespaces for the link watcher / daemon tests (bash).
 # Needs common.sh loaded first.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # pdns.sh -- run a private, real PowerDNS Authoritative server (gsqlite3
 # backend, HTTP API) on a loopback address for the etrnpoll tests.
 #

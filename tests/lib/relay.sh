@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # relay.sh -- a REAL Postfix acting as the ISP's backup MX (the ETRN server of
 # RFC 1985) plus smtp-sink acting as the customer's MTA, both on loopback
 # addresses, with a private config dir, queue, log and SASL database.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # relaylab.sh -- helpers for the tests and the bench that poll the real
 # Exim / Sendmail / Postfix relays with etrnpoll (sourced after common.sh or
 # with PY and T set).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # sendmail.sh -- a REAL Sendmail 8.17 (Debian 12's sendmail-bin, unpacked by
 # tests/lib/mtaroot.sh, never installed) acting as the ISP's backup MX, plus
 # Postfix's smtp-sink as the customer MTA.  Same API as tests/lib/relay.sh.

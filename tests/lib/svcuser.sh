@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # svcuser.sh — a service user that exists only inside this test's mount
 # namespace (tests/lib/isolate.sh made it private).  Needs common.sh.
 #   svcuser_add NAME UID: NAME (uid = gid = UID, group NAME) in a private

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: ISC
 """tunhold.py NAME [READY_FILE] -- create a tun device NAME (IFF_TUN|IFF_NO_PI,
 not persistent) and hold it open until SIGTERM/SIGINT or until stdin closes
 (when stdin is a pipe).  Closing the fd deletes the device, as a ppp hang-up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: configuration parsing, validation messages, secrets. */
 #include "conf/config.h"
 #include "core/log.h"

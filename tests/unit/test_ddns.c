@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_ddns.c — unit tests of the pure parts of poller/ddns/ddns.c: dyndns2
  * answers, check-IP parsing, PowerDNS errors, DNS answers, address
  * classification, templates, and the dyndns2 update rules with injected

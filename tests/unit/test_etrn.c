@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: ETRN reply judgement, learned relay limits, hook lists, node validation. */
 #include "conf/config.h"
 #include "poll/etrn.h"

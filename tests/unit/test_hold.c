@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: the hold module.
  *   - the completion state machine, fed scripted socket snapshots;
  *   - a randomized run of the state machine against its invariants;

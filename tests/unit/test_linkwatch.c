@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: the link watcher's "is the uplink usable?" decision over
  * snapshots, and the supervisor's exit classification and backoff. */
 #include "conf/config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_netaddr.c — core/netaddr: classification, ranking, prefixes,
  * sockaddr split, DNS names. */
 #include "core/netaddr.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: the trust judgement of core/priv.c (modes, owners, groups,
  * POSIX ACL entries as the kernel stores them) and the state-file rules. */
 #include "conf/config.h"

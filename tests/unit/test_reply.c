@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: SMTP reply parser and EHLO capabilities. */
 #include "conf/config.h"
 #include "smtp/reply.h"

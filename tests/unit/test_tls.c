@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Unit tests: TLS/SASL/log pieces of issue 15 and 13 — TLS cache file
  * names, pin comparison without a readable key, the SASL mechanism choice,
  * the TLS/SASL config keys, and the log redactor (escaped forms, the line
