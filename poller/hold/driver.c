@@ -308,7 +308,13 @@ static void to_conn(const struct sd_sock *s, int outbound, struct hold_conn *c)
     memset(c, 0, sizeof *c);
     c->outbound = outbound;
     c->syn = s->state == SD_TCP_SYN_RECV || s->state == SD_TCP_NEW_SYN_RECV;
-    c->open = s->state == SD_TCP_ESTABLISHED || s->state == SD_TCP_CLOSE_WAIT || c->syn;
+    /* Open until the relay's side is done too: in FIN-WAIT-1/2 our MTA has
+     * closed (after its 221) but the relay's FIN has not arrived — on a slow
+     * line it waits in the modem's queue behind other deliveries' data, and
+     * the relay's next connection can come only after it.  (The kernel ends
+     * an orphaned FIN-WAIT-2 after tcp_fin_timeout, 60 s.) */
+    c->open = s->state == SD_TCP_ESTABLISHED || s->state == SD_TCP_CLOSE_WAIT ||
+              s->state == SD_TCP_FIN_WAIT1 || s->state == SD_TCP_FIN_WAIT2 || c->syn;
     c->family = s->family;
     memcpy(c->laddr, s->laddr, 16);
     memcpy(c->raddr, s->raddr, 16);
