@@ -140,6 +140,9 @@ static void confuse_err(cfg_t *cfg, const char *fmt, va_list ap)
         eb_add(g_eb, "%s", msg);
 }
 
+static const char *const tls_names[] = { "starttls", "implicit", "none", NULL };
+static const enum tls_mode tls_values[] = { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
+
 /* ---- helpers --------------------------------------------------------- */
 
 /* strdup() that remembers a failure: load() then fails with a clear "out of
@@ -327,12 +330,9 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
         eb_add(eb, "%s:%d: relay %s: 'host' is required", file, r->line, r->name);
     r->port = getint(s, "port", 0, 65535, eb, file, r->line);
     const char *t = cfg_getstr(s, "tls");
-    if (strcmp(t, "starttls") == 0)
-        r->tls = TLS_STARTTLS;
-    else if (strcmp(t, "implicit") == 0)
-        r->tls = TLS_IMPLICIT;
-    else if (strcmp(t, "none") == 0)
-        r->tls = TLS_NONE;
+    int tk = conf_pick(t, tls_names);
+    if (tk >= 0)
+        r->tls = tls_values[tk];
     else
         eb_add(eb, "%s:%d: relay %s: tls = \"%s\": must be starttls, implicit or none",
                file, r->line, r->name, t);
@@ -518,6 +518,14 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
  * while parsing, so value checks that can be made per option live here and
  * report "file:line: ...". Cross-option checks run after parsing. ---- */
 
+int conf_pick(const char *v, const char *const *names)
+{
+    for (int i = 0; v && names[i]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 {
     const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
@@ -535,8 +543,7 @@ int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 
 static int v_tls(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "starttls", "implicit", "none", NULL };
-    return v_oneof(cfg, opt, a);
+    return v_oneof(cfg, opt, tls_names);
 }
 
 static int v_port(cfg_t *cfg, cfg_opt_t *opt)
@@ -549,33 +556,23 @@ static int v_port(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
-static int v_domains(cfg_t *cfg, cfg_opt_t *opt)
+/* Every item of a list option through one check (NULL = fine, else why). */
+static int v_each(cfg_t *cfg, cfg_opt_t *opt, const char *what, const char *(*invalid)(const char *))
 {
     int bad = 0;
     for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
-        const char *n = cfg_opt_getnstr(opt, i);
-        const char *why = n ? node_invalid(n) : "empty";
+        const char *v = cfg_opt_getnstr(opt, i);
+        const char *why = v ? invalid(v) : "empty";
         if (why) {
-            cfg_error(cfg, "domain \"%s\": %s", n ? n : "", why);
+            cfg_error(cfg, "%s \"%s\": %s", what, v ? v : "", why);
             bad = -1;
         }
     }
     return bad;
 }
 
-static int v_pins(cfg_t *cfg, cfg_opt_t *opt)
-{
-    int bad = 0;
-    for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
-        const char *p = cfg_opt_getnstr(opt, i);
-        const char *why = p ? tls_pin_invalid(p) : "empty";
-        if (why) {
-            cfg_error(cfg, "pin-sha256 \"%s\": %s", p ? p : "", why);
-            bad = -1;
-        }
-    }
-    return bad;
-}
+static int v_domains(cfg_t *cfg, cfg_opt_t *opt) { return v_each(cfg, opt, "domain", node_invalid); }
+static int v_pins(cfg_t *cfg, cfg_opt_t *opt) { return v_each(cfg, opt, "pin-sha256", tls_pin_invalid); }
 
 static cfg_t *mkcfg(struct errbuf *eb)
 {
@@ -610,9 +607,7 @@ int config_load(const char *path, struct etp_config *c, char *err, size_t errsiz
         size_t tl = 0;
         /* the file libconfuse just read, the same way (a symlinked config is fine) */
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        char *text = fd >= 0 ? read_small_fd(fd, 4 << 20, &tl) : NULL;
-        if (fd >= 0)
-            close(fd);
+        char *text = fd >= 0 ? read_small_fd(fd, 4 << 20, &tl) : NULL;   /* closes fd */
         quote_hint(&eb, path, text, tl);
         free(text);
     }

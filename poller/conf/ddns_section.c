@@ -12,6 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+static const char *const source_names[] = { "interface", "url", NULL };
+static const enum addr_source source_values[] = { ADDR_INTERFACE, ADDR_URL };
+static const char *const private_names[] = { "skip", "warn", "publish", NULL };
+static const enum private_policy private_values[] = { PRIV_SKIP, PRIV_WARN, PRIV_PUBLISH };
+
 cfg_opt_t ddns_section_opts[] = {
     CFG_STR("protocol", "dyndns2", CFGF_NONE),
     CFG_STR("preset", NULL, CFGF_NONE),
@@ -100,10 +105,9 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
     if (!d->ipv4 && !d->ipv6)
         eb_add(eb, "%s:%d: ddns %s: ipv4 and ipv6 are both off", file, d->line, d->name);
     const char *src = cfg_getstr(s, "address-source");
-    if (strcmp(src, "interface") == 0)
-        d->source = ADDR_INTERFACE;
-    else if (strcmp(src, "url") == 0)
-        d->source = ADDR_URL;
+    int k = conf_pick(src, source_names);
+    if (k >= 0)
+        d->source = source_values[k];
     else
         eb_add(eb, "%s:%d: ddns %s: address-source = \"%s\": must be interface or url",
                file, d->line, d->name, src);
@@ -117,12 +121,9 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
     if (d->source == ADDR_URL && d->ipv6 && !d->checkip_url6)
         eb_add(eb, "%s:%d: ddns %s: address-source = url with ipv6 needs check-ip-url6", file, d->line, d->name);
     const char *pp = cfg_getstr(s, "on-private-address");
-    if (strcmp(pp, "warn") == 0)
-        d->on_private = PRIV_WARN;
-    else if (strcmp(pp, "skip") == 0)
-        d->on_private = PRIV_SKIP;
-    else if (strcmp(pp, "publish") == 0)
-        d->on_private = PRIV_PUBLISH;
+    k = conf_pick(pp, private_names);
+    if (k >= 0)
+        d->on_private = private_values[k];
     else
         eb_add(eb, "%s:%d: ddns %s: on-private-address must be skip, warn or publish", file, d->line, d->name);
     d->trust_http_checkip = cfg_getbool(s, "trust-http-check-ip");
@@ -181,14 +182,12 @@ static int v_proto(cfg_t *cfg, cfg_opt_t *opt)
 
 static int v_source(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "interface", "url", NULL };
-    return v_oneof(cfg, opt, a);
+    return v_oneof(cfg, opt, source_names);
 }
 
 static int v_private(cfg_t *cfg, cfg_opt_t *opt)
 {
-    static const char *const a[] = { "skip", "warn", "publish", NULL };
-    return v_oneof(cfg, opt, a);
+    return v_oneof(cfg, opt, private_names);
 }
 
 void ddns_section_validators(cfg_t *cfg)

@@ -153,11 +153,7 @@ void *state_read_raw(const char *dir, const char *name, size_t max, size_t *len)
         errno = EPERM;
         return NULL;
     }
-    void *buf = read_small_fd(fd, max, len);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return buf;
+    return read_small_fd(fd, max, len);
 }
 
 int state_write_json(const char *dir, const char *name, json_object *obj)

@@ -176,7 +176,7 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-char *read_small_fd(int fd, size_t max, size_t *lenp)
+static char *read_fd_bounded(int fd, size_t max, size_t *lenp)
 {
     char *buf = malloc(max + 1);
     size_t len = 0;
@@ -208,6 +208,15 @@ char *read_small_fd(int fd, size_t max, size_t *lenp)
     return buf;
 }
 
+char *read_small_fd(int fd, size_t max, size_t *lenp)
+{
+    char *buf = read_fd_bounded(fd, max, lenp);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return buf;
+}
+
 char *read_small_file(const char *path, size_t max, size_t *lenp)
 {
     /* O_NOFOLLOW: never through a planted link; O_NONBLOCK: a FIFO does not
@@ -221,11 +230,7 @@ char *read_small_file(const char *path, size_t max, size_t *lenp)
         errno = EINVAL;
         return NULL;
     }
-    char *buf = read_small_fd(fd, max, lenp);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return buf;
+    return read_small_fd(fd, max, lenp);
 }
 
 int mkdir_p(const char *path, unsigned mode)

@@ -55,7 +55,7 @@ int write_all(int fd, const void *buf, size_t len);
  * file (EINVAL) without blocking on a FIFO.
  * Returns malloc'd NUL-terminated buffer or NULL (errno set; EFBIG if too big). */
 char *read_small_file(const char *path, size_t max, size_t *lenp);
-/* The same from an open descriptor (read to the end). */
+/* The same from an open descriptor (read to the end); closes fd, errno kept. */
 char *read_small_fd(int fd, size_t max, size_t *lenp);
 
 /* mkdir -p with mode for the last component. */

@@ -112,10 +112,13 @@ static long index_find(const struct hold_sm *sm, const struct hold_conn *c)
     return -1;
 }
 
-/* A closed track with c's 4-tuple (any cookie), or -1.  A socket nobody
- * dumped while it was open gets its cookie only when first reported: its
- * close event and its TIME-WAIT entry then carry different cookies. */
-static long index_find_closed_tuple(const struct hold_sm *sm, const struct hold_conn *c)
+/* A track with c's 4-tuple (any cookie) that is closed (want_syn 0) or an
+ * open SYN-RECV one (want_syn 1), or -1.  A socket nobody dumped while it was
+ * open gets its cookie only when first reported: its close event and its
+ * TIME-WAIT entry then carry different cookies; and the kernel reports a
+ * connection being set up as a request socket, whose established successor
+ * has another cookie but is the same connection. */
+static long index_find_tuple(const struct hold_sm *sm, const struct hold_conn *c, int want_syn)
 {
     uint32_t h = conn_hash(c, 0) & (INDEX_SIZE - 1);
     for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
@@ -124,25 +127,8 @@ static long index_find_closed_tuple(const struct hold_sm *sm, const struct hold_
         if (v == 0)
             return -1;
         const struct hold_track *tr = &sm->track[v - 1];
-        if (!tr->c.open && tuple_same(&tr->c, c))
-            return (long)v - 1;
-    }
-    return -1;
-}
-
-/* An open SYN-RECV track with c's 4-tuple, or -1: the kernel reports a
- * connection being set up as a request socket, and the established socket
- * that replaces it under another cookie is the same connection. */
-static long index_find_syn_tuple(const struct hold_sm *sm, const struct hold_conn *c)
-{
-    uint32_t h = conn_hash(c, 0) & (INDEX_SIZE - 1);
-    for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
-        uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
-        uint32_t v = sm->tindex[slot];
-        if (v == 0)
-            return -1;
-        const struct hold_track *tr = &sm->track[v - 1];
-        if (tr->c.open && tr->c.syn && tuple_same(&tr->c, c))
+        int match = want_syn ? tr->c.open && tr->c.syn : !tr->c.open;
+        if (match && tuple_same(&tr->c, c))
             return (long)v - 1;
     }
     return -1;
@@ -279,11 +265,11 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
         int64_t *act = out ? &act_out : &act_in;
         long ti = index_find(sm, c);
         if (ti < 0 && !c->open)
-            ti = index_find_closed_tuple(sm, c);
+            ti = index_find_tuple(sm, c, 0);
         if (ti < 0 && !c->syn) {
             /* the connection whose handshake we saw: now established (or
              * already closed), under the full socket's cookie */
-            ti = index_find_syn_tuple(sm, c);
+            ti = index_find_tuple(sm, c, 1);
             if (ti >= 0) {
                 struct hold_track *tr = &sm->track[ti];
                 tr->c.syn = 0;

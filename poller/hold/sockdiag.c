@@ -231,6 +231,22 @@ static int decode(const struct nlmsghdr *h, const struct sd_query *q, struct sd_
     return 1;
 }
 
+/* One SOCK_DIAG_BY_FAMILY message: decoded and appended (or counted as
+ * dropped when out is full); anything else is skipped. */
+static void take(const struct nlmsghdr *h, const struct sd_query *q, struct sd_sock *out,
+                 size_t max, size_t *n, size_t *dropped)
+{
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+        return;
+    struct sd_sock s;
+    if (!decode(h, q, &s))
+        return;
+    if (*n < max)
+        out[(*n)++] = s;
+    else
+        (*dropped)++;
+}
+
 /* One family's dump.  1 done, -1 error. */
 static int dump_family(int fd, uint8_t family, const struct sd_query *q, struct sd_sock *out,
                        size_t max, size_t *n, size_t *dropped, unsigned char *buf)
@@ -299,15 +315,7 @@ static int dump_family(int fd, uint8_t family, const struct sd_query *q, struct 
                 errno = e->error < 0 ? -e->error : EPROTO;
                 return -1;
             }
-            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-                continue;
-            struct sd_sock s;
-            if (!decode(h, q, &s))
-                continue;
-            if (*n < max)
-                out[(*n)++] = s;
-            else
-                (*dropped)++;
+            take(h, q, out, max, n, dropped);
         }
         if (rem != 0) {         /* a partial header or a length that overruns */
             errno = EPROTO;
@@ -384,15 +392,7 @@ int sd_drain_destroyed(int fd, struct sd_sock *out, size_t max, size_t *n, size_
         int rem = (int)len;
         for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, rem);
              h = NLMSG_NEXT(h, rem)) {
-            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-                continue;
-            struct sd_sock s;
-            if (!decode(h, NULL, &s))
-                continue;
-            if (*n < max)
-                out[(*n)++] = s;
-            else
-                (*dropped)++;
+            take(h, NULL, out, max, n, dropped);
         }
     }
     return 0;           /* more may be queued: the next call reads on */

@@ -139,17 +139,7 @@ size_t conn_pending(const struct conn *c)
 static ssize_t io_read(struct conn *c, void *buf, size_t len, int64_t deadline)
 {
     for (;;) {
-        if (c->tls && gnutls_record_check_pending(c->tls) == 0) {
-            int w = wait_fd(c->fd, POLLIN, deadline);
-            if (w == 0) {
-                seterr(c, "timed out waiting for %s", c->peer);
-                return -1;
-            }
-            if (w < 0) {
-                seterr(c, "%s", etp_abort ? "aborted" : strerror(errno));
-                return -1;
-            }
-        } else if (!c->tls) {
+        if (!c->tls || gnutls_record_check_pending(c->tls) == 0) {
             int w = wait_fd(c->fd, POLLIN, deadline);
             if (w == 0) {
                 seterr(c, "timed out waiting for %s", c->peer);
