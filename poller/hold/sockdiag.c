@@ -231,6 +231,21 @@ static int decode(const struct nlmsghdr *h, const struct sd_query *q, struct sd_
     return 1;
 }
 
+/* One netlink datagram into buf (SD_RECV_BUF bytes), without waiting: its
+ * length or -1 (errno); *trunc when it did not fit, *kernel when it came
+ * from the kernel (port id 0) and not from another process. */
+static ssize_t recv_dgram(int fd, unsigned char *buf, int *trunc, int *kernel)
+{
+    struct sockaddr_nl from;
+    struct iovec iov = { .iov_base = buf, .iov_len = SD_RECV_BUF };
+    struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from,
+                         .msg_iov = &iov, .msg_iovlen = 1 };
+    ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+    *trunc = len >= 0 && (mh.msg_flags & MSG_TRUNC) != 0;
+    *kernel = len >= 0 && mh.msg_namelen == sizeof from && from.nl_pid == 0;
+    return len;
+}
+
 /* One SOCK_DIAG_BY_FAMILY message: decoded and appended (or counted as
  * dropped when out is full); anything else is skipped. */
 static void take(const struct nlmsghdr *h, const struct sd_query *q, struct sd_sock *out,
@@ -271,21 +286,18 @@ static int dump_family(int fd, uint8_t family, const struct sd_query *q, struct 
         }
         if (pr == 0)
             continue;           /* re-check the deadline */
-        struct sockaddr_nl from;
-        struct iovec iov = { .iov_base = buf, .iov_len = SD_RECV_BUF };
-        struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from,
-                             .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+        int trunc, kernel;
+        ssize_t len = recv_dgram(fd, buf, &trunc, &kernel);
         if (len < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;
             return -1;     /* ENOBUFS: we were too slow and lost part of the dump */
         }
-        if (mh.msg_flags & MSG_TRUNC) {
+        if (trunc) {
             errno = EPROTO;
             return -1;
         }
-        if (mh.msg_namelen != sizeof from || from.nl_pid != 0)
+        if (!kernel)
             continue;           /* not from the kernel */
         int rem = (int)len;
         for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, rem);
@@ -367,11 +379,8 @@ int sd_drain_destroyed(int fd, struct sd_sock *out, size_t max, size_t *n, size_
     if (!buf)
         return -1;
     for (int d = 0; d < SD_DRAIN_MAX_DGRAMS; d++) {
-        struct sockaddr_nl from;
-        struct iovec iov = { .iov_base = buf, .iov_len = SD_RECV_BUF };
-        struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from,
-                             .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t len = recvmsg(fd, &mh, MSG_DONTWAIT);
+        int trunc, kernel;
+        ssize_t len = recv_dgram(fd, buf, &trunc, &kernel);
         if (len < 0) {
             if (errno == EINTR)
                 continue;
@@ -383,11 +392,11 @@ int sd_drain_destroyed(int fd, struct sd_sock *out, size_t max, size_t *n, size_
             }
             return -1;
         }
-        if (mh.msg_flags & MSG_TRUNC) {
+        if (trunc) {
             *lost = 1;
             continue;
         }
-        if (mh.msg_namelen != sizeof from || from.nl_pid != 0)
+        if (!kernel)
             continue;
         int rem = (int)len;
         for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, rem);
