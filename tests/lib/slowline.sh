@@ -30,9 +30,12 @@ slowline_start() {
         *) echo "slowline_start: unknown profile '$prof' (v90, gsm)" >&2; return 1 ;;
     esac
     SL_PROFILE=$prof
-    SL_RATE=${SL_RATE:-$rate}
-    SL_UP_RATE=${SL_UP_RATE:-$SL_RATE}
-    SL_DELAY=${SL_DELAY:-$delay}
+    # the caller's overrides (environment at the first start) win; otherwise
+    # each start takes its profile's figures, also after another profile
+    : "${SL_USER_RATE=${SL_RATE:-}}" "${SL_USER_UP_RATE=${SL_UP_RATE:-}}" "${SL_USER_DELAY=${SL_DELAY:-}}"
+    SL_RATE=${SL_USER_RATE:-$rate}
+    SL_UP_RATE=${SL_USER_UP_RATE:-$SL_RATE}
+    SL_DELAY=${SL_USER_DELAY:-$delay}
     SL_QUEUE=${SL_QUEUE:-65536}
     ns_new SL_NS isp || return 1
     SL_STATS=$T/slowline-$prof.stats
