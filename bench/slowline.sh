@@ -63,7 +63,8 @@ hooks { hold-done = { "$T/hangup.sh" } }
 C
 }
 # ETRN reply time: the stamped -v transcript's last "250" after the last ETRN
-etrn_reply_s() { awk '/: > ETRN / { e=1 } e && /: < 25[0-3] / { t=$1 } END { print (t ? t : "-") }' "$1"; }
+# (first: the first reply only — a hold's confirming ETRN comes later)
+etrn_reply_s() { awk -v first="${2:-}" '/: > ETRN / { e=1 } e && /: < 25[0-3] / && !(first && t) { t=$1 } END { print (t ? t : "-") }' "$1"; }
 
 run_etrnpoll() { # run_etrnpoll CONF -> "etrn_s exit_s down up syns turns"
     local c0 c1 t0 t1 out=$T/ep.out
@@ -137,7 +138,7 @@ for prof in $PROFILES; do
         t0=$(now)
         "$ETRNPOLL" -c "$T/m.conf" -v poll 2>&1 | "$PY" "$STAMP" "$t0" > "$T/mission.out"
         t1=$(now)
-        et=$(etrn_reply_s "$T/mission.out")
+        et=$(etrn_reply_s "$T/mission.out" first)
         last=$(ls -t --time-style=+%s.%N -l "$RD/sink" 2>/dev/null | awk 'NR==2 { print $6 }')
         dl=$(sed -n 's/^DELIVERED=//p' "$T/hangup.out" 2>/dev/null); q=$(sed -n 's/^QUEUED=//p' "$T/hangup.out" 2>/dev/null)
         he=$(tail -1 "$T/hangup.out" 2>/dev/null)
@@ -147,7 +148,7 @@ for prof in $PROFILES; do
         t0=$(now)
         "$ETRNPOLL" -c "$T/m.conf" -v poll 2>&1 | "$PY" "$STAMP" "$t0" > "$T/empty.out"
         t1=$(now)
-        et=$(etrn_reply_s "$T/empty.out")
+        et=$(etrn_reply_s "$T/empty.out" first)
         he=$(tail -1 "$T/hangup.out" 2>/dev/null)
         echo "$(fsub "${he:-$t1}" "$t0") $(awk -v a="$(fsub "${he:-$t1}" "$t0")" -v b="$et" 'BEGIN { printf "%.3f", a - b }')" >> "$T/empty"
     done
