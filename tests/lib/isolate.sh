@@ -6,7 +6,8 @@
 # on the host (a system Postfix on *:25, another copy of the suite running at
 # the same time), and the named namespaces it makes with `ip netns add`
 # cannot collide with another run's.  A service user "etrnpoll" on the host
-# (the Debian package creates one) is hidden from the test.  The script re-executes itself once,
+# (the Debian package creates one) is hidden from the test, also when it
+# appears or goes while the test runs.  The script re-executes itself once,
 # as root, inside the new namespaces; ETP_ISOLATED=1 marks that run (and is
 # inherited by what it starts).  ETP_NO_ISOLATE=1 runs on the host's network
 # (debugging only).
@@ -20,15 +21,14 @@ if [ "${ETP_ISOLATED:-0}" != 1 ] && [ "${ETP_NO_ISOLATE:-0}" != 1 ] && [ "$(id -
         ip link set lo up || exit 1
         mkdir -p /run/netns && mount -t tmpfs -o mode=0755,size=1m etp-netns /run/netns || exit 1
         # etrnpoll run as root drops to the service user "etrnpoll" when it
-        # exists; the package test creates it on the host.  Tests see a
-        # passwd/group without it (tests that need it add their own).
-        if grep -q "^etrnpoll:" /etc/passwd /etc/group 2>/dev/null; then
-            d=$(mktemp -d /tmp/etp-iso.XXXXXX) || exit 1
-            for f in passwd group; do
-                grep -v "^etrnpoll:" /etc/$f > "$d/$f" && chmod 644 "$d/$f" &&
-                    mount --bind "$d/$f" /etc/$f || exit 1
-            done
-            rm -rf "$d"
-        fi
+        # exists; the package test creates (and purges) it on the host, maybe
+        # while this test runs.  Tests always see a private passwd/group
+        # without it (tests that need it add their own), fixed at the start.
+        d=$(mktemp -d /tmp/etp-iso.XXXXXX) || exit 1
+        for f in passwd group; do
+            grep -v "^etrnpoll:" /etc/$f > "$d/$f"; chmod 644 "$d/$f" &&
+                mount --bind "$d/$f" /etc/$f || exit 1
+        done
+        rm -rf "$d"
         exec /bin/bash "$0" "$@"' "$0" "$@"
 fi
