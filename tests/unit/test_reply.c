@@ -3,6 +3,7 @@
 #include "conf/config.h"
 #include "smtp/reply.h"
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
