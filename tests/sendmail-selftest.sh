@@ -71,18 +71,20 @@ check "adduser bob; bob can AUTH and ETRN" bash -c \
     "'$SMH' adduser '$D' bob@relay.test hunter2 && $CL etrn $A '$D/ca/ca.pem' bob@relay.test hunter2 other.test | grep -q '^250 '"
 
 # --- limit: MAXETRNCOMMANDS 8 -> tarpit ------------------------------------
-$CL etrn $A "$D/ca/ca.pem" etrn@relay.test "$PW" $(for i in $(seq 9); do echo n$i.test; done) > "$T/etrn9.out" 2>&1
+$CL etrn $A "$D/ca/ca.pem" etrn@relay.test "$PW" $(for i in $(seq 10); do echo n$i.test; done) > "$T/etrn9.out" 2>&1
 sed 's/^/#   /' "$T/etrn9.out"
 slow() { awk -v a="$1" -v b="$2" -v lim="$3" 'NR>=a && NR<=b && $2+0 > lim {n++} END {exit !(n>0)}' "$T/etrn9.out"; }
-check "9 ETRNs in one session all answered 250" [ "$(grep -c '^250 ' "$T/etrn9.out")" = 9 ]
+check "10 ETRNs in one session all answered 250" [ "$(grep -c '^250 ' "$T/etrn9.out")" = 10 ]
 notslow() { ! slow "$@"; }
 # sum of the reply times of ETRNs A..B
 tsum() { awk -v a="$1" -v b="$2" 'NR>=a && NR<=b {t+=$2} END {print t+0}' "$T/etrn9.out"; }
 check "ETRNs 1-7 answered at once (each < 0.5 s)" notslow 1 7 0.5
-# (the 8th and later sleep ~1 s each; Sendmail's one-second timer makes a
-# single delay anything from ~0 to 1 s, so the check is on the sum)
-t89=$(tsum 8 9)
-check "ETRNs 8-9 are delayed, together $t89 s > 0.9 s (tarpit, MAXETRNCOMMANDS 8)" \
+# (the 8th and later sleep ~1 s and more each; Sendmail's one-second timer
+# makes a single delay anything from ~0 to 1 s, and the SIGCHLD of an ETRN's
+# queue runner can cut a sleep short (seen: ETRNs 8-9 both at once, 1 run in
+# 4 on a loaded machine), so the check is on the sum of three)
+t89=$(tsum 8 10)
+check "ETRNs 8-10 are delayed, together $t89 s > 0.9 s (tarpit, MAXETRNCOMMANDS 8)" \
     awk -v t="$t89" 'BEGIN {exit !(t > 0.9)}'
 
 # --- stop -------------------------------------------------------------------
