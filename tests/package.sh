@@ -16,8 +16,13 @@
 # created it.  Needs root and the test dependencies (tests/install-deps.sh).
 # Run by tests/run-all.sh as a stage of its own (not in make check: it needs
 # the source tree, not a tarball build).
+ETP_HOST_USERS=1              # adduser must write the real /etc/passwd (isolate.sh)
+export ETP_HOST_USERS
 . "$(dirname "$0")/lib/common.sh"
 need_root
+# dpkg and the etrnpoll user are host-wide: a second copy of the suite waits
+exec 9> /run/lock/etrnpoll-package-test.lock
+flock 9
 for c in dpkg-buildpackage lintian dh runuser; do
     command -v $c >/dev/null || { echo "FAIL: $c not found: sh tests/install-deps.sh" >&2; exit 1; }
 done
@@ -35,7 +40,10 @@ had_user=0; getent passwd etrnpoll >/dev/null && had_user=1
 had_group=0; getent group etrnpoll >/dev/null && had_group=1
 installed=0
 cleanup_pkg() {
-    [ $installed = 1 ] && dpkg --purge etrnpoll >/dev/null 2>&1
+    # whatever of the package is on the machine is ours (the test skips when
+    # it was there before): also a half-configured install that failed
+    { [ $installed = 1 ] || dpkg-query -W etrnpoll >/dev/null 2>&1; } &&
+        dpkg --purge etrnpoll >/dev/null 2>&1
     if [ $had_user = 0 ] && getent passwd etrnpoll >/dev/null; then
         # userdel refuses while a process runs with the uid (on a shared
         # machine that can be another test's private user): retry, then force

@@ -24,11 +24,15 @@ if [ "${ETP_ISOLATED:-0}" != 1 ] && [ "${ETP_NO_ISOLATE:-0}" != 1 ] && [ "$(id -
         # exists; the package test creates (and purges) it on the host, maybe
         # while this test runs.  Tests always see a private passwd/group
         # without it (tests that need it add their own), fixed at the start.
-        d=$(mktemp -d /tmp/etp-iso.XXXXXX) || exit 1
-        for f in passwd group; do
-            grep -v "^etrnpoll:" /etc/$f > "$d/$f"; chmod 644 "$d/$f" &&
-                mount --bind "$d/$f" /etc/$f || exit 1
-        done
-        rm -rf "$d"
+        # (ETP_HOST_USERS=1: the package test, which must add the user to
+        # the real files, keeps them)
+        if [ "${ETP_HOST_USERS:-0}" != 1 ]; then
+            d=$(mktemp -d /tmp/etp-iso.XXXXXX) || exit 1
+            for f in passwd group; do
+                grep -v "^etrnpoll:" /etc/$f > "$d/$f"; chmod 644 "$d/$f" &&
+                    mount --bind "$d/$f" /etc/$f || exit 1
+            done
+            rm -rf "$d"
+        fi
         exec /bin/bash "$0" "$@"' "$0" "$@"
 fi
