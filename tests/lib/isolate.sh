@@ -23,16 +23,24 @@ if [ "${ETP_ISOLATED:-0}" != 1 ] && [ "${ETP_NO_ISOLATE:-0}" != 1 ] && [ "$(id -
         # etrnpoll run as root drops to the service user "etrnpoll" when it
         # exists; the package test creates (and purges) it on the host, maybe
         # while this test runs.  Tests always see a private passwd/group
-        # without it (tests that need it add their own), fixed at the start.
+        # without it (tests that need it add their own), fixed at the start:
+        # /etc gets an overlay whose upper layer (a private tmpfs) holds the
+        # two files.  Not a bind mount of the files themselves: adduser
+        # replaces /etc/passwd by rename, and the kernel then drops a bind
+        # mount on the old file in every other namespace (the test saw the
+        # host user appear mid-run).  /etc itself is never renamed.
         # (ETP_HOST_USERS=1: the package test, which must add the user to
         # the real files, keeps them)
         if [ "${ETP_HOST_USERS:-0}" != 1 ]; then
             d=$(mktemp -d /tmp/etp-iso.XXXXXX) || exit 1
+            mount -t tmpfs -o mode=0755,size=4m etp-iso "$d" &&
+                mkdir "$d/up" "$d/work" || exit 1
             for f in passwd group; do
-                grep -v "^etrnpoll:" /etc/$f > "$d/$f"; chmod 644 "$d/$f" &&
-                    mount --bind "$d/$f" /etc/$f || exit 1
+                grep -v "^etrnpoll:" /etc/$f > "$d/up/$f"; chmod 644 "$d/up/$f" || exit 1
             done
-            rm -rf "$d"
+            mount -t overlay etp-etc -o "lowerdir=/etc,upperdir=$d/up,workdir=$d/work" /etc || {
+                echo "FAIL: $(basename "$0"): cannot put an overlay on /etc (a private passwd/group without the host user etrnpoll)" >&2; exit 1; }
+            umount -l "$d" && rmdir "$d"   # the overlay keeps its own reference
         fi
         exec /bin/bash "$0" "$@"' "$0" "$@"
 fi
