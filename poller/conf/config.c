@@ -329,13 +329,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
     if (!r->host)
         eb_add(eb, "%s:%d: relay %s: 'host' is required", file, r->line, r->name);
     r->port = getint(s, "port", 0, 65535, eb, file, r->line);
-    const char *t = cfg_getstr(s, "tls");
-    int tk = conf_pick(t, tls_names);
-    if (tk >= 0)
-        r->tls = tls_values[tk];
-    else
-        eb_add(eb, "%s:%d: relay %s: tls = \"%s\": must be starttls, implicit or none",
-               file, r->line, r->name, t);
+    r->tls = tls_values[conf_keyword(s, "tls", tls_names)];
     r->ca_file = dupopt(s, "ca-file");
     if (r->ca_file && access(r->ca_file, R_OK) < 0)
         eb_add(eb, "%s:%d: relay %s: ca-file %s: %s", file, r->line, r->name, r->ca_file,
@@ -518,7 +512,8 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
  * while parsing, so value checks that can be made per option live here and
  * report "file:line: ...". Cross-option checks run after parsing. ---- */
 
-int conf_pick(const char *v, const char *const *names)
+/* The index of v in a NULL-terminated list of names, -1 if absent. */
+static int conf_pick(const char *v, const char *const *names)
 {
     for (int i = 0; v && names[i]; i++)
         if (strcmp(v, names[i]) == 0)
@@ -526,12 +521,21 @@ int conf_pick(const char *v, const char *const *names)
     return -1;
 }
 
+int conf_keyword(cfg_t *sec, const char *key, const char *const *names)
+{
+    int k = conf_pick(cfg_getstr(sec, key), names);
+    if (k < 0) {                      /* not reached: v_oneof refused it */
+        cfg_opt_t *o = cfg_getopt(sec, key);
+        k = o ? conf_pick(o->def.string, names) : -1;
+    }
+    return k < 0 ? 0 : k;
+}
+
 int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed)
 {
     const char *v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
-    for (int i = 0; allowed[i]; i++)
-        if (v && strcmp(v, allowed[i]) == 0)
-            return 0;
+    if (conf_pick(v, allowed) >= 0)
+        return 0;
     char list[200] = "";
     for (int i = 0; allowed[i]; i++) {
         size_t l = strlen(list);

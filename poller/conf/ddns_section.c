@@ -104,13 +104,7 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
     d->ipv6 = cfg_getbool(s, "ipv6");
     if (!d->ipv4 && !d->ipv6)
         eb_add(eb, "%s:%d: ddns %s: ipv4 and ipv6 are both off", file, d->line, d->name);
-    const char *src = cfg_getstr(s, "address-source");
-    int k = conf_pick(src, source_names);
-    if (k >= 0)
-        d->source = source_values[k];
-    else
-        eb_add(eb, "%s:%d: ddns %s: address-source = \"%s\": must be interface or url",
-               file, d->line, d->name, src);
+    d->source = source_values[conf_keyword(s, "address-source", source_names)];
     d->interface = dupopt(s, "interface");
     d->checkip_url = dupopt(s, "check-ip-url");
     d->checkip_url6 = dupopt(s, "check-ip-url6");
@@ -120,12 +114,7 @@ void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const ch
         eb_add(eb, "%s:%d: ddns %s: address-source = url needs check-ip-url", file, d->line, d->name);
     if (d->source == ADDR_URL && d->ipv6 && !d->checkip_url6)
         eb_add(eb, "%s:%d: ddns %s: address-source = url with ipv6 needs check-ip-url6", file, d->line, d->name);
-    const char *pp = cfg_getstr(s, "on-private-address");
-    k = conf_pick(pp, private_names);
-    if (k >= 0)
-        d->on_private = private_values[k];
-    else
-        eb_add(eb, "%s:%d: ddns %s: on-private-address must be skip, warn or publish", file, d->line, d->name);
+    d->on_private = private_values[conf_keyword(s, "on-private-address", private_names)];
     d->trust_http_checkip = cfg_getbool(s, "trust-http-check-ip");
     d->method = dupopt(s, "method");
     d->url = dupopt(s, "url");

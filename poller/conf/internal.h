@@ -24,8 +24,10 @@ int getlist(cfg_t *sec, const char *name, char **out, int max, int *n,
 int getint(cfg_t *sec, const char *name, long lo, long hi, struct errbuf *eb,
            const char *file, int line);
 int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed);
-/* The index of v in a NULL-terminated list of names, -1 if absent. */
-int conf_pick(const char *v, const char *const *names);
+/* The index in names of keyword option key's value.  Its validator
+ * (v_oneof) has refused any other value while parsing, and a default is
+ * one of the names. */
+int conf_keyword(cfg_t *sec, const char *key, const char *const *names);
 
 /* The ddns sections (ddns_section.c). */
 extern cfg_opt_t ddns_section_opts[];

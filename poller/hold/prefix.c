@@ -2,6 +2,7 @@
 /* prefix.c — the hold's address filter: hold.source / hold.local-address
  * parsing and matching (pure), and the config check. */
 #include "hold/hold.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,6 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* hold_prefix <-> core/netaddr's prefix (one parser and matcher for all) */
+static struct netaddr_prefix to_netaddr(const struct hold_prefix *p)
+{
+    struct netaddr_prefix n = { .addr.family = p->family, .len = p->bits };
+    memcpy(n.addr.a, p->addr, sizeof n.addr.a);
+    return n;
+}
+
 int hold_prefix_parse(const char *s, struct hold_prefix *p)
 {
     memset(p, 0, sizeof *p);
@@ -19,51 +28,22 @@ int hold_prefix_parse(const char *s, struct hold_prefix *p)
     char buf[INET6_ADDRSTRLEN + 8];
     if (strlcpy_chk(buf, s, sizeof buf) < 0)
         return -1;
-    int bits = -1;
-    char *slash = strchr(buf, '/');
-    if (slash) {
-        *slash = '\0';
-        const char *b = slash + 1;
-        if (!*b || strlen(b) > 3)
-            return -1;
-        bits = 0;
-        for (; *b; b++) {
-            if (*b < '0' || *b > '9')
-                return -1;
-            bits = bits * 10 + (*b - '0');
-        }
-    }
-    /* "[addr6]" is accepted too, as people write it in mail configs. */
+    /* "[addr6]" and "[addr6]/len" are accepted too, as people write them
+     * in mail configs. */
     char *a = buf;
-    size_t al = strlen(a);
-    if (al >= 2 && a[0] == '[' && a[al - 1] == ']') {
-        a[al - 1] = '\0';
+    if (a[0] == '[') {
+        char *close = strchr(a, ']');
+        if (!close || (close[1] && close[1] != '/'))
+            return -1;
+        memmove(close, close + 1, strlen(close + 1) + 1);
         a++;
     }
-    if (inet_pton(AF_INET, a, p->addr) == 1) {
-        p->family = AF_INET;
-        if (bits < 0)
-            bits = 32;
-        if (bits > 32)
-            return -1;
-    } else if (inet_pton(AF_INET6, a, p->addr) == 1) {
-        p->family = AF_INET6;
-        if (bits < 0)
-            bits = 128;
-        if (bits > 128)
-            return -1;
-        struct in6_addr a6;
-        memcpy(&a6, p->addr, 16);
-        if (IN6_IS_ADDR_V4MAPPED(&a6) && bits >= 96) {   /* ::ffff:a.b.c.d[/n] */
-            p->family = AF_INET;
-            memmove(p->addr, p->addr + 12, 4);
-            memset(p->addr + 4, 0, 12);
-            bits -= 96;
-        }
-    } else {
+    struct netaddr_prefix n;
+    if (netaddr_prefix_parse(a, &n) < 0)
         return -1;
-    }
-    p->bits = bits;
+    p->family = n.addr.family;
+    memcpy(p->addr, n.addr.a, sizeof p->addr);
+    p->bits = n.len;
     return 0;
 }
 
@@ -71,21 +51,12 @@ int hold_prefix_match(const struct hold_prefix *p, int family, const uint8_t *ad
 {
     if (p->family == 0)
         return 1;
-    if (family != p->family)
+    if (family != AF_INET && family != AF_INET6)
         return 0;
-    int bits = p->bits;
-    int maxbits = family == AF_INET ? 32 : 128;
-    if (bits > maxbits)
-        bits = maxbits;
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(p->addr, addr, (size_t)full) != 0)
-        return 0;
-    if (rest) {
-        uint8_t mask = (uint8_t)(0xff00u >> rest);
-        if ((p->addr[full] & mask) != (addr[full] & mask))
-            return 0;
-    }
-    return 1;
+    struct netaddr_prefix n = to_netaddr(p);
+    struct netaddr a = { .family = family };
+    memcpy(a.a, addr, family == AF_INET ? 4 : 16);
+    return netaddr_prefix_match(&n, &a);
 }
 
 int hold_source_parse(const char *s, struct hold_prefix *out, int max, int *any, int *bad)

@@ -17,6 +17,16 @@ static void lower_text(const struct smtp_reply *r, char *low, size_t n)
     low[l] = '\0';
 }
 
+/* lower_text() if the reply's class (first digit) is c1 or c2; 0 if not. */
+static int lower_text_if(const struct smtp_reply *r, int c1, int c2, char *low, size_t n)
+{
+    int cls = r->code / 100;
+    if (cls != c1 && cls != c2)
+        return 0;
+    lower_text(r, low, n);
+    return 1;
+}
+
 static int syntax_count(const char *low)
 {
     return strstr(low, "too many") && (strstr(low, "syntax") || strstr(low, "protocol"));
@@ -24,11 +34,9 @@ static int syntax_count(const char *low)
 
 int etrn_is_session_limit(const struct smtp_reply *r)
 {
-    int cls = r->code / 100;
-    if (cls != 4 && cls != 5)
-        return 0;
     char low[REPLY_TEXT_MAX];
-    lower_text(r, low, sizeof low);
+    if (!lower_text_if(r, 4, 5, low, sizeof low))
+        return 0;
     /* "Too many syntax or protocol errors" (Exim) counts our mistakes, not
      * ETRNs: the node was judged by the line before it. */
     if (syntax_count(low))
@@ -46,11 +54,9 @@ int etrn_is_session_limit(const struct smtp_reply *r)
 
 int etrn_is_in_progress(const struct smtp_reply *r)
 {
-    int cls = r->code / 100;
-    if (cls != 4 && cls != 2)
-        return 0;
     char low[REPLY_TEXT_MAX];
-    lower_text(r, low, sizeof low);
+    if (!lower_text_if(r, 4, 2, low, sizeof low))
+        return 0;
     return strstr(low, "already processing") || strstr(low, "already running") ||
            strstr(low, "already in progress") || strstr(low, "in progress");
 }

@@ -1019,6 +1019,7 @@ START_TEST(prefix_parse)
     const char *bad[] = { "", "abc", "10.0.0.0/33", "10.0.0.1/", "1.2.3.4/x", "2001:db8::/129",
                           "10.0.0.0/-1", "10.0.0.0/0008", "1.2.3", "10.0.0.1 ", "/8",
                           "2001:db8::1/64/1",
+                          "[2001:db8::1", "[2001:db8::1]x", "[2001:db8::1]]", "[[::1]",
                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(hold_prefix_parse(bad[i], &p) == -1, "accepted \"%s\"", bad[i]);
@@ -1044,6 +1045,10 @@ START_TEST(prefix_match)
     ck_assert(!match("2001:db8::/33", "2001:db8:8000::1"));
     ck_assert(!match("2001:db8::1", "10.0.0.1"));
     ck_assert(match("::ffff:10.0.0.0/104", "10.9.9.9"));     /* mapped form of 10/8 */
+    /* a v4-mapped peer (an IPv4 delivery to a dual-stack listener) is IPv4 */
+    ck_assert(match("10.0.0.0/8", "::ffff:10.1.2.3"));
+    ck_assert(!match("10.0.0.0/8", "::ffff:11.1.2.3"));
+    ck_assert(match("[2001:db8::]/32", "2001:db8::5"));
     struct hold_prefix any = { 0 };
     uint8_t a[16] = { 1 };
     ck_assert(hold_prefix_match(&any, AF_INET6, a));
