@@ -97,19 +97,42 @@ static void index_insert(struct hold_sm *sm, size_t ti)
     insert_into(sm->tindex, conn_hash(&sm->track[ti].c, 0) & (INDEX_SIZE - 1), ti);
 }
 
-/* Track number of c (same 4-tuple and cookie), or -1. */
-static long index_find(const struct hold_sm *sm, const struct hold_conn *c)
+/* Which tracks a probe of one of the two indexes accepts. */
+enum probe_want { WANT_SAME, WANT_CLOSED_TUPLE, WANT_SYN_TUPLE };
+
+static int probe_hit(const struct hold_track *tr, const struct hold_conn *c, enum probe_want w)
 {
-    uint32_t h = conn_hash(c, 1) & (INDEX_SIZE - 1);
+    switch (w) {
+    case WANT_SAME:
+        return conn_same(&tr->c, c);
+    case WANT_CLOSED_TUPLE:
+        return !tr->c.open && tuple_same(&tr->c, c);
+    case WANT_SYN_TUPLE:
+        return tr->c.open && tr->c.syn && tuple_same(&tr->c, c);
+    }
+    return 0;
+}
+
+/* Linear probe of idx from c's hash (with or without the cookie) for the
+ * first track w accepts: its number, or -1. */
+static long index_probe(const struct hold_sm *sm, const uint32_t *idx, const struct hold_conn *c,
+                        enum probe_want w)
+{
+    uint32_t h = conn_hash(c, w == WANT_SAME) & (INDEX_SIZE - 1);
     for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
-        uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
-        uint32_t v = sm->index[slot];
+        uint32_t v = idx[(h + (uint32_t)probe) & (INDEX_SIZE - 1)];
         if (v == 0)
             return -1;
-        if (conn_same(&sm->track[v - 1].c, c))
+        if (probe_hit(&sm->track[v - 1], c, w))
             return (long)v - 1;
     }
     return -1;
+}
+
+/* Track number of c (same 4-tuple and cookie), or -1. */
+static long index_find(const struct hold_sm *sm, const struct hold_conn *c)
+{
+    return index_probe(sm, sm->index, c, WANT_SAME);
 }
 
 /* A track with c's 4-tuple (any cookie) that is closed (want_syn 0) or an
@@ -120,18 +143,7 @@ static long index_find(const struct hold_sm *sm, const struct hold_conn *c)
  * has another cookie but is the same connection. */
 static long index_find_tuple(const struct hold_sm *sm, const struct hold_conn *c, int want_syn)
 {
-    uint32_t h = conn_hash(c, 0) & (INDEX_SIZE - 1);
-    for (size_t probe = 0; probe < INDEX_SIZE; probe++) {
-        uint32_t slot = (h + (uint32_t)probe) & (INDEX_SIZE - 1);
-        uint32_t v = sm->tindex[slot];
-        if (v == 0)
-            return -1;
-        const struct hold_track *tr = &sm->track[v - 1];
-        int match = want_syn ? tr->c.open && tr->c.syn : !tr->c.open;
-        if (match && tuple_same(&tr->c, c))
-            return (long)v - 1;
-    }
-    return -1;
+    return index_probe(sm, sm->tindex, c, want_syn ? WANT_SYN_TUPLE : WANT_CLOSED_TUPLE);
 }
 
 static struct hold_peer *peer_of(struct hold_sm *sm, int family, const uint8_t *addr)
@@ -164,6 +176,19 @@ static void add_peer(struct hold_sm *sm, const struct hold_conn *c, int64_t t)
     memcpy(p->addr, c->raddr, alen);
     p->nconn = 1;
     p->first_ms = t;
+}
+
+/* A new inbound (relay) connection seen at ct: counted, its peer noted, and
+ * the earliest-contact times moved back if it is earlier. */
+static void note_inbound(struct hold_sm *sm, const struct hold_conn *c, int64_t ct, int64_t *new_in)
+{
+    if (sm->seen_in < INT32_MAX)
+        sm->seen_in++;
+    add_peer(sm, c, ct);
+    if (sm->first_in_ms == HOLD_T_NONE || ct < sm->first_in_ms)
+        sm->first_in_ms = ct;
+    if (*new_in == HOLD_T_NONE || ct < *new_in)
+        *new_in = ct;
 }
 
 /* A track leaves the table: its bytes go to its peer's account. */
@@ -331,14 +356,8 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
                 untracked_open_out += c->open != 0;
             } else {
                 untracked_open_in += c->open != 0;
-                if (sm->seen_in < INT32_MAX)
-                    sm->seen_in++;
                 sm->untracked++;
-                add_peer(sm, c, ct);
-                if (sm->first_in_ms == HOLD_T_NONE || ct < sm->first_in_ms)
-                    sm->first_in_ms = ct;
-                if (new_in == HOLD_T_NONE || ct < new_in)
-                    new_in = ct;
+                note_inbound(sm, c, ct, &new_in);
             }
             continue;
         }
@@ -357,13 +376,7 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
         emit(sm, HOLD_EV_NEW, &tr->c, t);
         note(act, ct);
         if (!out) {
-            if (sm->seen_in < INT32_MAX)
-                sm->seen_in++;
-            add_peer(sm, c, ct);
-            if (sm->first_in_ms == HOLD_T_NONE || ct < sm->first_in_ms)
-                sm->first_in_ms = ct;
-            if (new_in == HOLD_T_NONE || ct < new_in)
-                new_in = ct;
+            note_inbound(sm, c, ct, &new_in);
             if (tr->c.bytes != HOLD_BYTES_UNKNOWN)
                 sm->bytes_known = 1;
         }

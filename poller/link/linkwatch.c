@@ -361,6 +361,19 @@ static void fill_link(struct nl_object *obj, void *arg)
     o->operstate = rtnl_link_get_operstate(l);
 }
 
+/* The next free, zeroed entry of a bounded snapshot array, or NULL (and
+ * *truncated set) when it is full. */
+static void *lw_slot(void *arr, int *n, int max, size_t size, int *truncated)
+{
+    if (*n >= max) {
+        *truncated = 1;
+        return NULL;
+    }
+    void *o = (char *)arr + (size_t)(*n)++ * size;
+    memset(o, 0, size);
+    return o;
+}
+
 static void fill_addr(struct nl_object *obj, void *arg)
 {
     struct lw_snapshot *s = ((struct fill_ctx *)arg)->s;
@@ -374,12 +387,9 @@ static void fill_addr(struct nl_object *obj, void *arg)
     unsigned len = nl_addr_get_len(loc);
     if (len != (fam == AF_INET ? 4u : 16u))
         return;
-    if (s->naddrs >= LW_MAX_ADDRS) {
-        s->truncated = 1;
+    struct lw_addr *o = lw_slot(s->addrs, &s->naddrs, LW_MAX_ADDRS, sizeof *o, &s->truncated);
+    if (!o)
         return;
-    }
-    struct lw_addr *o = &s->addrs[s->naddrs++];
-    memset(o, 0, sizeof *o);
     o->ifindex = rtnl_addr_get_ifindex(a);
     o->family = (unsigned char)fam;
     o->prefixlen = (unsigned char)rtnl_addr_get_prefixlen(a);
@@ -403,12 +413,10 @@ static void fill_route(struct nl_object *obj, void *arg)
         struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, i);
         if (!nh)
             continue;
-        if (s->nroutes >= LW_MAX_ROUTES) {
-            s->truncated = 1;
+        struct lw_route *o =
+            lw_slot(s->routes, &s->nroutes, LW_MAX_ROUTES, sizeof *o, &s->truncated);
+        if (!o)
             return;
-        }
-        struct lw_route *o = &s->routes[s->nroutes++];
-        memset(o, 0, sizeof *o);
         o->ifindex = rtnl_route_nh_get_ifindex(nh);
         o->family = (unsigned char)fam;
         o->type = rtnl_route_get_type(r);
