@@ -5,18 +5,15 @@
  * --enable-sanitizers build), so a fixed finding stays fixed.
  *
  *   replay_<target> [FILE|DIR]...
- * Without arguments: $SRCDIR/fuzz/corpus/FUZZ_TARGET and
- * $SRCDIR/fuzz/regress/FUZZ_TARGET (SRCDIR defaults to the source tree this
- * was built from).  Exit 0 if every input ran (a crash aborts the program),
+ * Without arguments: $SRCDIR/fuzz/corpus/<target> and
+ * $SRCDIR/fuzz/regress/<target>, <target> being the program's name after
+ * "replay_" (SRCDIR defaults to the source tree this was built from).  Exit 0 if every input ran (a crash aborts the program),
  * 1 if an input could not be read or no input was found. */
 #include "fuzz.h"
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 
-#ifndef FUZZ_TARGET
-#error "compile with -DFUZZ_TARGET=\"name\""
-#endif
 #ifndef FUZZ_SRCDIR
 #define FUZZ_SRCDIR "."
 #endif
@@ -114,21 +111,28 @@ static void run_path(const char *path, int must_exist)
 
 int main(int argc, char **argv)
 {
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    const char *target = strncmp(base, "replay_", 7) == 0 ? base + 7 : "";
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     if (argc > 1) {
         for (int i = 1; i < argc; i++)
             run_path(argv[i], 1);
     } else {
+        if (!*target) {
+            fprintf(stderr, "replay: run as replay_<target> (this is %s), or name the inputs\n", base);
+            return 1;
+        }
         const char *src = getenv("SRCDIR");
         if (!src || !*src)
             src = FUZZ_SRCDIR;
         char p[4096];
-        snprintf(p, sizeof p, "%s/fuzz/corpus/%s", src, FUZZ_TARGET);
+        snprintf(p, sizeof p, "%s/fuzz/corpus/%s", src, target);
         run_path(p, 1);
-        snprintf(p, sizeof p, "%s/fuzz/regress/%s", src, FUZZ_TARGET);
+        snprintf(p, sizeof p, "%s/fuzz/regress/%s", src, target);
         run_path(p, 0);
     }
-    printf("replay %s: %d inputs, %d unreadable\n", FUZZ_TARGET, nrun, nerr);
+    printf("replay %s: %d inputs, %d unreadable\n", *target ? target : base, nrun, nerr);
     return (nerr || nrun == 0) ? 1 : 0;
 }

@@ -2,7 +2,7 @@
 /* Unit tests: configuration parsing, validation messages, secrets. */
 #include "conf/config.h"
 #include "core/log.h"
-#include <check.h>
+#include "unit.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,22 +175,12 @@ START_TEST(redaction)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("config");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, minimal_with_defaults);
-    tcase_add_test(t, implicit_port_and_timeouts);
-    tcase_add_test(t, errors_have_file_and_line);
-    tcase_add_test(t, semantic_errors);
-    tcase_add_test(t, untitled_section_errors_have_line);
-    tcase_add_test(t, unterminated);
-    tcase_add_test(t, secrets);
-    tcase_add_test(t, redaction);
-    suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("config",
+          minimal_with_defaults,
+          implicit_port_and_timeouts,
+          errors_have_file_and_line,
+          semantic_errors,
+          untitled_section_errors_have_line,
+          unterminated,
+          secrets,
+          redaction)

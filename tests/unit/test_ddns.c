@@ -11,7 +11,7 @@
 #include "core/util.h"
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
@@ -794,9 +794,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return unit_run(suite(), UNIT_FORK);
 }

@@ -5,7 +5,7 @@
 #include "poll/learn.h"
 #include "poll/poll.h"
 #include "core/util.h"
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,25 +281,15 @@ START_TEST(nodes)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("etrn");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, rfc1985_codes);
-    tcase_add_test(t, count_only_where_rfc1985_puts_it);
-    tcase_add_test(t, session_limit);
-    tcase_add_test(t, exim_builtin);
-    tcase_add_test(t, in_progress);
-    tcase_add_test(t, not_offered);
-    tcase_add_test(t, learned_budget);
-    tcase_add_test(t, learned_file);
-    tcase_add_test(t, config_digest);
-    tcase_add_test(t, env_list_whole_names);
-    tcase_add_test(t, nodes);
-    suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("etrn",
+          rfc1985_codes,
+          count_only_where_rfc1985_puts_it,
+          session_limit,
+          exim_builtin,
+          in_progress,
+          not_offered,
+          learned_budget,
+          learned_file,
+          config_digest,
+          env_list_whole_names,
+          nodes)

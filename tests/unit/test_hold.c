@@ -15,7 +15,7 @@
 #include "hold/learn.h"
 #include "core/util.h"
 #include <arpa/inet.h>
-#include <check.h>
+#include "unit.h"
 #include <json-c/json.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -1932,13 +1932,10 @@ int main(void)
     }
     if (probe >= 0)
         close(probe);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = unit_run(suite(), UNIT_FORK);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "test_hold: could not remove %s\n", tmpdir);
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -6,7 +6,7 @@
 #include "link/supervisor.h"
 #include "core/util.h"
 #include <arpa/inet.h>
-#include <check.h>
+#include "unit.h"
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -374,25 +374,15 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("linkwatch");
-    TCase *t = tcase_create("usable");
-    tcase_add_test(t, ppp_operstate_unknown_is_usable);
-    tcase_add_test(t, up_without_running_is_not_usable);
-    tcase_add_test(t, tentative_v6_is_not_usable);
-    tcase_add_test(t, link_local_and_special_addresses_do_not_count);
-    tcase_add_test(t, default_route_required);
-    tcase_add_test(t, glob_match_and_order);
-    tcase_add_test(t, no_interfaces_means_default_route_interface);
-    tcase_add_test(t, address_choice_is_stable);
-    tcase_add_test(t, flags_text);
-    suite_add_tcase(s, t);
-    TCase *b = tcase_create("schedule");
-    tcase_add_test(b, exit_classes);
-    tcase_add_test(b, backoff_doubles_and_caps);
-    tcase_add_test(b, backoff_jitter_bounds);
-    suite_add_tcase(s, b);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    UNIT_CASE(s, "usable", ppp_operstate_unknown_is_usable,
+              up_without_running_is_not_usable,
+              tentative_v6_is_not_usable,
+              link_local_and_special_addresses_do_not_count,
+              default_route_required,
+              glob_match_and_order,
+              no_interfaces_means_default_route_interface,
+              address_choice_is_stable,
+              flags_text);
+    UNIT_CASE(s, "schedule", exit_classes, backoff_doubles_and_caps, backoff_jitter_bounds);
+    return unit_run(s, UNIT_FORK);
 }

@@ -4,7 +4,7 @@
 #include "core/netaddr.h"
 
 #include <arpa/inet.h>
-#include <check.h>
+#include "unit.h"
 #include <linux/if_addr.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -177,20 +177,10 @@ START_TEST(t_dns_name)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("netaddr");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, t_classify);
-    tcase_add_test(tc, t_rank_usable);
-    tcase_add_test(tc, t_parse_format);
-    tcase_add_test(tc, t_prefix);
-    tcase_add_test(tc, t_sockaddr);
-    tcase_add_test(tc, t_dns_name);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("netaddr",
+          t_classify,
+          t_rank_usable,
+          t_parse_format,
+          t_prefix,
+          t_sockaddr,
+          t_dns_name)

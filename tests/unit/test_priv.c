@@ -4,7 +4,7 @@
 #include "conf/config.h"
 #include "core/priv.h"
 #include "core/state.h"
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -174,17 +174,7 @@ START_TEST(state_files)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("priv");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, acl_entries);
-    tcase_add_test(t, modes_and_owners);
-    tcase_add_test(t, state_files);
-    suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("priv",
+          acl_entries,
+          modes_and_owners,
+          state_files)

@@ -2,7 +2,7 @@
 /* Unit tests: SMTP reply parser and EHLO capabilities. */
 #include "conf/config.h"
 #include "smtp/reply.h"
-#include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,27 +179,17 @@ START_TEST(caps_bad_mechs)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("reply");
-    TCase *t = tcase_create("core");
-    tcase_add_test(t, single_line);
-    tcase_add_test(t, multi_line);
-    tcase_add_test(t, bare_code_and_lf_only);
-    tcase_add_test(t, incomplete);
-    tcase_add_test(t, malformed);
-    tcase_add_test(t, nul_byte);
-    tcase_add_test(t, too_long);
-    tcase_add_test(t, too_many);
-    tcase_add_test(t, text_is_printable);
-    tcase_add_test(t, caps);
-    tcase_add_test(t, caps_first_line_ignored);
-    tcase_add_test(t, caps_bad_mechs);
-    tcase_add_test(t, caps_past_4k);
-    suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN("reply",
+          single_line,
+          multi_line,
+          bare_code_and_lf_only,
+          incomplete,
+          malformed,
+          nul_byte,
+          too_long,
+          too_many,
+          text_is_printable,
+          caps,
+          caps_first_line_ignored,
+          caps_bad_mechs,
+          caps_past_4k)

@@ -9,7 +9,7 @@
 #include "smtp/auth.h"
 #include "smtp/conn.h"
 #include "smtp/reply.h"
-#include <check.h>
+#include "unit.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,20 +270,13 @@ int main(void)
 {
     gnutls_global_init();
     Suite *s = suite_create("tls");
-    TCase *t = tcase_create("tls");
-    tcase_add_test(t, cache_names_never_collide);
-    tcase_add_test(t, pin_without_readable_key);
-    tcase_add_test(t, mechanism_fewest_round_trips_in_tls);
-    tcase_add_test(t, mechanism_without_tls);
-    tcase_add_test(t, config_tls_sasl_keys);
-    tcase_add_test(t, redaction_escaped_and_cut);
-    tcase_add_test(t, redaction_registered_forms);
-    tcase_add_test(t, redactor_keeps_no_plaintext);
-    suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    UNIT_CASE(s, "tls", cache_names_never_collide,
+              pin_without_readable_key,
+              mechanism_fewest_round_trips_in_tls,
+              mechanism_without_tls,
+              config_tls_sasl_keys,
+              redaction_escaped_and_cut,
+              redaction_registered_forms,
+              redactor_keeps_no_plaintext);
+    return unit_run(s, UNIT_NOFORK);
 }
