@@ -78,27 +78,14 @@ SP=$(cat "$T/smtp.port")
 # conf NAME [ddns lines...]: own state dir per NAME; relay = fakesmtp
 conf() {
     local name=$1; shift
-    local dl=""
-    while [ $# -gt 0 ]; do dl="$dl  $1
-"; shift; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.$ZONE"
-state-dir = "$T/state-$name"
-relay isp { host = "$A" port = $SP tls = none domains = { "$ZONE" } }
-ddns gw {
-  protocol = "dyndns2"
-  server = "http://$A:$DP_dd/nic/update"
-  username = "alice"
-  password-file = "$T/pw"
-  address-source = "url"
-  check-ip-url = "http://$A:$DP_dd/checkip"
-  timeout = 10
-  # documentation addresses from a plain-http check-IP server, on purpose
-  on-private-address = "warn"
-  trust-http-check-ip = yes
-$dl}
-C
-    echo "$T/$name.conf"
+    # documentation addresses from a plain-http check-IP server, on purpose:
+    # on-private-address = "warn", trust-http-check-ip = yes
+    etp_conf "$T/$name.conf" "ehlo-name = \"gw.$ZONE\"" "state-dir = \"$T/state-$name\"" \
+        "relay isp { host = \"$A\" port = $SP tls = none domains = { \"$ZONE\" } }" \
+        -s "ddns gw" 'protocol = "dyndns2"' "server = \"http://$A:$DP_dd/nic/update\"" \
+        'username = "alice"' "password-file = \"$T/pw\"" 'address-source = "url"' \
+        "check-ip-url = \"http://$A:$DP_dd/checkip\"" "timeout = 10" \
+        'on-private-address = "warn"' "trust-http-check-ip = yes" "$@"
 }
 # pretend SECONDS passed since the last request of every entry in state dir NAME
 age_state() {

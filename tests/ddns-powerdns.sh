@@ -109,32 +109,13 @@ check "3 messages held by the relay" [ "$("$LIB/relay.sh" queued "$RD")" = 3 ]
 # conf NAME [ddns lines...]: a config with relay "isp" and ddns "gw"
 conf() {
     local name=$1; shift
-    local dl=""
-    while [ $# -gt 0 ]; do dl="$dl  $1
-"; shift; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.$ZONE"
-state-dir = "$T/state"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-relay isp {
-  host = "$A"
-  ca-file = "$RD/ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$RD/password"
-  domains = { "$ZONE" }
-}
-ddns gw {
-  protocol = "powerdns"
-  server = "http://$A:$PP"
-  zone = "$ZONE"
-  hostname = "gw.$ZONE"
-  password-file = "$PD/api-key"
-  ttl = 30
-  # the test publishes documentation and loopback addresses on purpose
-  on-private-address = "warn"
-$dl}
-C
-    echo "$T/$name.conf"
+    # the test publishes documentation and loopback addresses on purpose
+    # (on-private-address = "warn")
+    R=$A etp_conf "$T/$name.conf" "ehlo-name = \"gw.$ZONE\"" "state-dir = \"$T/state\"" \
+        "$(etp_timeouts)" -s "relay isp" -R "$RD" -d "$ZONE" -- \
+        -s "ddns gw" 'protocol = "powerdns"' "server = \"http://$A:$PP\"" "zone = \"$ZONE\"" \
+        "hostname = \"gw.$ZONE\"" "password-file = \"$PD/api-key\"" "ttl = 30" \
+        'on-private-address = "warn"' "$@"
 }
 
 # stamp: prefix every line with the wall-clock time it arrived (s.us)

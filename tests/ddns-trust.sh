@@ -91,24 +91,11 @@ ok "check-IP server on $C (http :$HP, https :$SP)"
 # (only the DDNS step matters here; it runs before any relay is polled).
 conf() {
     local name=$1; shift
-    local dl=""
-    while [ $# -gt 0 ]; do dl="$dl  $1
-"; shift; done
-    cat > "$T/$name.conf" <<CF
-ehlo-name = "gw.$ZONE"
-state-dir = "$T/state-$name"
-timeouts { connect = 2 }
-relay isp { host = "127.0.0.1" port = 9 tls = none domains = { "$ZONE" } }
-ddns gw {
-  protocol = "powerdns"
-  server = "http://$A:$API_PORT"
-  zone = "$ZONE"
-  hostname = "gw.$ZONE"
-  password-file = "$PD/api-key"
-  timeout = 5
-$dl}
-CF
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" "ehlo-name = \"gw.$ZONE\"" "state-dir = \"$T/state-$name\"" \
+        'timeouts { connect = 2 }' \
+        "relay isp { host = \"127.0.0.1\" port = 9 tls = none domains = { \"$ZONE\" } }" \
+        -s "ddns gw" 'protocol = "powerdns"' "server = \"http://$A:$API_PORT\"" "zone = \"$ZONE\"" \
+        "hostname = \"gw.$ZONE\"" "password-file = \"$PD/api-key\"" "timeout = 5" "$@"
 }
 poll() { local log=$1 cf=$2; shift 2; "$ETRNPOLL" -c "$cf" --debug poll --no-hold "$@" > "$log" 2>&1; RC=$?; }
 url() { printf 'check-ip-url = "http://%s:%s/ans/%s"' $C "$HP" "$1"; }

@@ -46,24 +46,10 @@ fstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
 # conf NAME HOST STATEDIR [relay lines...]
 conf() {
     local name=$1 host=$2 sd=$3; shift 3
-    local extra="" l
-    for l in "$@"; do extra="$extra  $l
-"; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$sd"
-timeouts { connect = 2 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }
-relay fake {
-  host = "$host"
-  port = ${FPORT:-25}
-  ca-file = "$T/ca/ca.pem"
-  tls-name = "$A"
-  username = "etrn"
-  password-file = "$T/pw"
-  domains = { "a.test" }
-$extra}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$sd\"" \
+        'timeouts { connect = 2 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }' \
+        -s "relay fake" -r "$host" "$T/ca/ca.pem" etrn "$T/pw" "port = ${FPORT:-25}" \
+        "tls-name = \"$A\"" -d a.test -- "$@"
 }
 # poll NAME WANT DESC CONF MAXMS [netns]
 poll() {

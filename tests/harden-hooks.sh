@@ -26,23 +26,9 @@ fake_start main normal
 
 # conf NAME HOOKS-SECTION-BODY
 conf() {
-    cat > "$T/$1.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state"
-timeouts { connect = 5 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }
-relay fake {
-  host = "$FAKE_ADDR"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$T/pw"
-  domains = { "a.test", "b.test" }
-}
-hooks {
-$2
-}
-C
-    echo "$T/$1.conf"
+    etp_conf "$T/$1.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state\"" \
+        'timeouts { connect = 5 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }' \
+        -s "relay fake" -F "$FAKE_ADDR" -d a.test b.test -- -s hooks "$2"
 }
 # poll NAME WANT DESC CONF MAXMS
 poll() {

@@ -47,26 +47,13 @@ fstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
 # conf NAME STATEDIR PWFILE [relay lines...] [-- top-level lines...]
 conf() {
     local name=$1 sd=$2 pwf=$3; shift 3
-    local rl="" tl=""
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl="$rl  $1
-"; shift; done
+    local rl=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    while [ $# -gt 0 ]; do tl="$tl$1
-"; shift; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$sd"
-timeouts { connect = 5 greeting = 5 command = 5 etrn = 30 tls = 5 quit = 2 }
-$tl
-relay fake {
-  host = "$A"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$pwf"
-  domains = { "a.test", "b.test" }
-$rl}
-C
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$sd\"" \
+        'timeouts { connect = 5 greeting = 5 command = 5 etrn = 30 tls = 5 quit = 2 }' "$@" \
+        -s "relay fake" -r "$A" "$T/ca/ca.pem" etrn "$pwf" "port = $FPORT" \
+        -d a.test b.test -- "${rl[@]}" >/dev/null
     chmod 644 "$T/$name.conf"
     echo "$T/$name.conf"
 }

@@ -106,23 +106,9 @@ hstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
 # conf NAME [relay lines...]
 conf() {
     local name=$1; shift
-    local extra="" l
-    for l in "$@"; do extra="$extra  $l
-"; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { connect = 5 greeting = 3 command = 3 etrn = 3 tls = 4 quit = 2 }
-relay fake {
-  host = "$A"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$T/pw"
-  domains = { "a.test" }
-$extra}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        'timeouts { connect = 5 greeting = 3 command = 3 etrn = 3 tls = 4 quit = 2 }' \
+        -s "relay fake" -F "$A" -d a.test -- "$@"
 }
 # poll NAME WANT DESCRIPTION CONF: run, check exit code and time (< 12 s)
 poll() {

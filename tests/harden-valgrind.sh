@@ -51,26 +51,12 @@ fi
 # conf NAME [relay lines...] [-- top-level lines]
 conf() {
     local name=$1; shift
-    local rl="" tl=""
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl="$rl  $1
-"; shift; done
+    local rl=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    while [ $# -gt 0 ]; do tl="$tl$1
-"; shift; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { connect = 10 greeting = 20 command = 20 etrn = 20 tls = 20 quit = 5 }
-$tl
-relay fake {
-  host = "$FAKE_ADDR"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$T/pw"
-$rl}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        'timeouts { connect = 10 greeting = 20 command = 20 etrn = 20 tls = 20 quit = 5 }' "$@" \
+        -s "relay fake" -F "$FAKE_ADDR" "${rl[@]}"
 }
 # run NAME WANT DESC command...: under valgrind/LSan; exit 1 = memory errors
 run() {

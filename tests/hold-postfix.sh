@@ -56,29 +56,13 @@ chmod 755 "$T/hook.sh"
 # conf NAME [hold lines...] [-- relay lines...]
 conf() {
     local name=$1; shift
-    local hl="" rl=""
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do hl="$hl  $1
-"; shift; done
+    local hl=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do hl+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    while [ $# -gt 0 ]; do rl="$rl  $1
-"; shift; done
-    [ -n "$rl" ] || rl="  host = \"$R\"
-  ca-file = \"$RD/ca/ca.pem\"
-  username = \"etrn@relay.test\"
-  password-file = \"$RD/password\"
-  domains = { \"$DOM\" }
-"
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.hold.test"
-state-dir = "$T/state-$name"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-relay isp {
-$rl}
-hold {
-$hl}
-hooks { hold-done = { "$T/hook.sh", "$T/hook-$name.out" } }
-C
-    echo "$T/$name.conf"
+    [ $# -gt 0 ] || set -- -R "$RD" -d "$DOM" --
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.hold.test"' "state-dir = \"$T/state-$name\"" \
+        "$(etp_timeouts)" -s "relay isp" "$@" -s hold "${hl[@]}" \
+        -s hooks "hold-done = { \"$T/hook.sh\", \"$T/hook-$name.out\" }"
 }
 
 # Watch inbound connections to the sink (independently of etrnpoll): one

@@ -47,29 +47,10 @@ chmod 755 "$T"
 # conf NAME [hold lines...]
 conf() {
     local name=$1; shift
-    local hl="" l
-    for l; do hl="$hl  $l
-"; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.trust.test"
-state-dir = "$T/state"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-relay isp {
-  host = "$R"
-  ca-file = "$RD/ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$RD/password"
-  domains = { "$DOM" }
-}
-hold {
-  local-address = "$S"
-  quiet = $QUIET
-  first-contact = 60
-  max-hold = 120
-  sample-ms = 100
-$hl}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.trust.test"' "state-dir = \"$T/state\"" \
+        "$(etp_timeouts)" -s "relay isp" -R "$RD" -d "$DOM" -- \
+        -s hold "local-address = \"$S\"" "quiet = $QUIET" "first-contact = 60" "max-hold = 120" \
+        "sample-ms = 100" "$@"
 }
 # poll NAME CONF: sets RC, ERR, JS, MS (wall time of the poll)
 poll() {

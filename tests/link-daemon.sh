@@ -36,27 +36,12 @@ RELAY=198.51.100.1
 # LINKX (extra link keys), TOPX (extra top-level keys) tune it.
 dconf() {
     local ifs=${IFACES:-'"wan*"'} doms=${DOMS:-'"a.test"'}
-    cat > "$T/$1.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$1"
-${TOPX:-}
-timeouts { connect = 3 greeting = 5 command = 5 etrn = ${ETRN_TO:-5} quit = 2 }
-link {
-  interfaces = { $ifs }
-  settle = ${SETTLE:-1}
-  backoff-min = 1
-  backoff-max = 4
-  ${LINKX:-}
-}
-hold { enabled = false }
-relay fake {
-  host = "${RHOST:-$RELAY}"
-  port = ${RPORT:-2525}
-  tls = none
-  domains = { $doms }
-}
-C
-    echo "$T/$1.conf"
+    etp_conf "$T/$1.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$1\"" "${TOPX:-}" \
+        "timeouts { connect = 3 greeting = 5 command = 5 etrn = ${ETRN_TO:-5} quit = 2 }" \
+        -s link "interfaces = { $ifs }" "settle = ${SETTLE:-1}" "backoff-min = 1" "backoff-max = 4" \
+        "${LINKX:-}" -t 'hold { enabled = false }' \
+        -s "relay fake" "host = \"${RHOST:-$RELAY}\"" "port = ${RPORT:-2525}" "tls = none" \
+        "domains = { $doms }"
 }
 # d_start TAG CONF [VAR=value...]: the daemon in the customer namespace
 d_start() {

@@ -13,20 +13,10 @@ need_binary
 ADDR=127.0.0.61                          # link/daemon range (doc/HACKING.md)
 
 conf() {
-    cat > "$T/$1.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state"
-timeouts { connect = 3 greeting = 5 command = 5 etrn = 10 quit = 2 }
-link { interfaces = { "wan*" } settle = 0 }
-hold { enabled = false }
-relay fake {
-  host = "$ADDR"
-  port = $2
-  tls = none
-  domains = { "a.test" }
-}
-C
-    echo "$T/$1.conf"
+    etp_conf "$T/$1.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state\"" \
+        'timeouts { connect = 3 greeting = 5 command = 5 etrn = 10 quit = 2 }' \
+        'link { interfaces = { "wan*" } settle = 0 }' 'hold { enabled = false }' \
+        -s "relay fake" "host = \"$ADDR\"" "port = $2" "tls = none" -d a.test --
 }
 
 # --- 1: two concurrent polls ------------------------------------------------------

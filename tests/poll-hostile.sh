@@ -14,23 +14,9 @@ printf 'fake-secret' > "$T/pw"; chmod 600 "$T/pw"
 # fconf NAME DOMAINS [relay lines...]: config for the fake on $FPORT
 fconf() {
     local name=$1 doms=$2; shift 2
-    local extra=""
-    for l in "$@"; do extra="$extra  $l
-"; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { connect = 5 greeting = 3 command = 3 etrn = 3 tls = 5 quit = 2 }
-relay fake {
-  host = "$FAKE_ADDR"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$T/pw"
-  domains = { $doms }
-$extra}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        'timeouts { connect = 5 greeting = 3 command = 3 etrn = 3 tls = 5 quit = 2 }' \
+        -s "relay fake" -F "$FAKE_ADDR" "domains = { $doms }" "$@"
 }
 # run NAME WANT_EXIT DESCRIPTION CONF [extra etrnpoll args]: poll, check the
 # exit code, that it is not a crash, and that it took less than 15 s.

@@ -23,25 +23,11 @@ PW=$(cat "$RD/password")
 # conf NAME [extra relay lines...] [-- extra top-level lines]
 conf() {
     local name=$1; shift
-    local rl="" tl=""
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl="$rl  $1
-"; shift; done
+    local rl=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    while [ $# -gt 0 ]; do tl="$tl$1
-"; shift; done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-$tl
-relay isp {
-  host = "$R"
-  ca-file = "$RD/ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$RD/password"
-$rl}
-C
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        "$(etp_timeouts)" "$@" -s "relay isp" -R "$RD" "${rl[@]}"
 }
 
 # --- 1. 20 held messages delivered by one poll -------------------------------

@@ -26,28 +26,12 @@ nodes() {
 # fconf NAME DOMAINS [top-level lines...] -- [relay lines...]
 fconf() {
     local name=$1 doms=$2; shift 2
-    local top="" rel="" inrel=0
-    for l in "$@"; do
-        if [ "$l" = -- ]; then inrel=1; continue; fi
-        if [ $inrel = 1 ]; then rel="$rel  $l
-"; else top="$top$l
-"; fi
-    done
-    cat > "$T/$name.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { connect = 5 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }
-$top
-relay fake {
-  host = "$FAKE_ADDR"
-  port = $FPORT
-  ca-file = "$T/ca/ca.pem"
-  username = "etrn"
-  password-file = "$T/pw"
-  domains = { $doms }
-$rel}
-C
-    echo "$T/$name.conf"
+    local top=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do top+=("$1"); shift; done
+    [ "${1:-}" = -- ] && shift
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        'timeouts { connect = 5 greeting = 5 command = 5 etrn = 5 tls = 5 quit = 2 }' "${top[@]}" \
+        -s "relay fake" -F "$FAKE_ADDR" "domains = { $doms }" "$@"
 }
 # run NAME WANT_EXIT DESCRIPTION CONF [etrnpoll args]: poll (no hold unless
 # args say otherwise), check the exit code; sets MS (duration).

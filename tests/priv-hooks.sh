@@ -32,20 +32,8 @@ ok "real Postfix relay started on $R (sink $S)"
 # conf NAME [lines...]
 conf() {
     local name=$1; shift
-    { cat <<C
-ehlo-name = "gw.example.test"
-state-dir = "$T/state-$name"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-relay isp {
-  host = "$R"
-  ca-file = "$RD/ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$RD/password"
-  domains = { "example.test" }
-}
-C
-      printf '%s\n' "$@"; } > "$T/$name.conf"
-    echo "$T/$name.conf"
+    etp_conf "$T/$name.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$T/state-$name\"" \
+        "$(etp_timeouts)" -s "relay isp" -R "$RD" -d example.test -- -t "$@"
 }
 # the stubborn hook: ignores SIGTERM, forks a child and a grandchild (setsid),
 # records every pid in $T/pids-NAME, then waits (or exits at once with "exit")

@@ -45,19 +45,9 @@ install -m 0640 -o root -g etrnpoll "$RD/password" "$T/etc/relay.password"
 install -m 0644 "$RD/ca/ca.pem" "$T/etc/ca.pem"
 # conf NAME STATE-DIR [extra top-level lines]
 conf() {
-    cat > "$T/etc/$1.conf" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$2"
-timeouts { greeting = 20 command = 20 etrn = 20 }
-${3:-}
-relay isp {
-  host = "$R"
-  ca-file = "$T/etc/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$T/etc/relay.password"
-  domains = { "example.test" }
-}
-C
+    etp_conf "$T/etc/$1.conf" 'ehlo-name = "gw.example.test"' "state-dir = \"$2\"" \
+        "$(etp_timeouts)" "${3:-}" -s "relay isp" \
+        -r "$R" "$T/etc/ca.pem" etrn@relay.test "$T/etc/relay.password" -d example.test -- >/dev/null
     chown root:etrnpoll "$T/etc/$1.conf"; chmod 0640 "$T/etc/$1.conf"
     echo "$T/etc/$1.conf"
 }

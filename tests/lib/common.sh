@@ -13,6 +13,7 @@ fi
 PY=/usr/bin/python3
 . "$SRCDIR/tests/lib/isolate.sh"
 LIB=$SRCDIR/tests/lib
+. "$LIB/conf.sh"
 TESTNAME=$(basename "$0" .sh)
 _passed=0
 _failed=0

@@ -9,25 +9,15 @@
 #   nodes_ok JSON            how many nodes of the first relay have result ok
 lab_conf() {
     local file=$1 sd=$2 host=$3 ca=$4 pwf=$5 doms=$6; shift 6
-    local rl="" tl=""
-    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl="$rl  $1
-"; shift; done
+    local rl=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do rl+=("$1"); shift; done
     [ "${1:-}" = -- ] && shift
-    while [ $# -gt 0 ]; do tl="$tl$1
-"; shift; done
-    cat > "$file" <<C
-ehlo-name = "gw.example.test"
-state-dir = "$sd"
-$tl
-relay lab {
-  host = "$host"
-  ca-file = "$ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$pwf"
-  domains = { $doms }
-$rl}
-C
+    etp_conf "$file" 'ehlo-name = "gw.example.test"' "state-dir = \"$sd\"" "$@" \
+        -s "relay lab" -r "$host" "$ca/ca.pem" etrn@relay.test "$pwf" "domains = { $doms }" \
+        "${rl[@]}" >/dev/null
 }
+# the config writer (common.sh loads it; the bench scripts may not)
+declare -F etp_conf >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/conf.sh"
 clist() { local o="" d; for d; do o="$o${o:+, }\"$d\""; done; echo "$o"; }
 node_result() {
     $PY - "$1" "$2" <<'PY'
