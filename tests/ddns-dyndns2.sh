@@ -69,11 +69,8 @@ r=json.loads(sys.stdin.read()); v=r
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"; }
 
-"$PY" "$SRCDIR/tests/fakesmtp.py" --listen $A --port-file "$T/smtp.port" --transcript "$T/smtp.transcript" \
-    --lifetime 0 --idle-timeout 30 </dev/null >"$T/smtp.err" 2>&1 &
-on_exit "kill $!"
-wait_for 15 test -s "$T/smtp.port" || { bad "fakesmtp starts: $(cat "$T/smtp.err")"; finish; }
-SP=$(cat "$T/smtp.port")
+fake_run smtp "$A" 0 normal 0 --idle-timeout 30 || { bad "fakesmtp starts"; finish; }
+SP=$FAKE_PORT
 
 # conf NAME [ddns lines...]: own state dir per NAME; relay = fakesmtp
 conf() {
@@ -138,7 +135,7 @@ T_ETRN=$(ts_of "$T/p1.log" '> ETRN ')
 echo "# timeline: dyndns2 request $T_UPD, PowerDNS served it $T_SERVED, ETRN $T_ETRN"
 check "timestamps: dyndns2 update before the first ETRN" lt "$T_UPD" "$T_ETRN"
 check "timestamps: name served before the first ETRN" lt "${T_SERVED:-9e99}" "$T_ETRN"
-check "the relay got the ETRN" grep -q ' ETRN example.test$' "$T/smtp.transcript"
+check "the relay got the ETRN" grep -q ' ETRN example.test$' "$T/fake-smtp.transcript"
 check "state: good, 203.0.113.45" [ "$(sj chain result) $(sj chain addr4)" = "good 203.0.113.45 203.0.113.45" ]
 
 # ---------------------------------------------------------------- 2. same address: nothing sent

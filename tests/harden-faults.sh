@@ -28,21 +28,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:verify_asan_link_order=0
 fake() {
     local name=$1 scen=$2 ns=${3:-}; shift 3 2>/dev/null || shift $#
     [ "${1:-}" = -- ] && shift
-    FTRANS=$T/fake-$name.transcript
-    local pf=$T/fake-$name.port
-    rm -f "$pf"
-    local pre=()
-    [ -n "$ns" ] && pre=(ip netns exec "$ns")
-    "${pre[@]}" $PY "$SRCDIR/tests/fakesmtp.py" --listen $A --port 0 --port-file "$pf" \
-        --scenario "$scen" --transcript "$FTRANS" --lifetime 120 \
-        --tls-cert "$T/ca/$A.pem" --tls-key "$T/ca/$A.key" \
-        --user etrn --password fake-secret "$@" > "$T/fake-$name.log" 2>&1 &
-    FPID=$!
-    on_exit "kill $FPID"
-    wait_for 10 test -s "$pf" || { echo "fake did not start"; cat "$T/fake-$name.log"; return 1; }
-    FPORT=$(cat "$pf")
+    FAKE_NS=$ns FAKE_ADDR=$A fake_start "$name" "$scen" "$@"
 }
-fstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
+fstop() { fake_stop; }
 # conf NAME HOST STATEDIR [relay lines...]
 conf() {
     local name=$1 host=$2 sd=$3; shift 3

@@ -31,19 +31,9 @@ B64_PW=$(printf '%s' "$PW" | base64 -w0)
 # fake NAME SCENARIO [options]: sets FPORT FTRANS FPID
 fake() {
     local name=$1 scen=$2; shift 2
-    FTRANS=$T/fake-$name.transcript
-    local pf=$T/fake-$name.port
-    rm -f "$pf"
-    $PY "$SRCDIR/tests/fakesmtp.py" --listen $A --port 0 --port-file "$pf" \
-        --scenario "$scen" --transcript "$FTRANS" --lifetime 90 \
-        --tls-cert "$T/ca/$A.pem" --tls-key "$T/ca/$A.key" \
-        --user etrn --password "$PW" "$@" > "$T/fake-$name.log" 2>&1 &
-    FPID=$!
-    on_exit "kill $FPID"
-    wait_for 10 test -s "$pf" || { echo "fake did not start"; cat "$T/fake-$name.log"; return 1; }
-    FPORT=$(cat "$pf")
+    FAKE_ADDR=$A FAKE_PASSWORD=$PW FAKE_LIFETIME=90 fake_start "$name" "$scen" "$@"
 }
-fstop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
+fstop() { fake_stop; }
 # conf NAME STATEDIR PWFILE [relay lines...] [-- top-level lines...]
 conf() {
     local name=$1 sd=$2 pwf=$3; shift 3

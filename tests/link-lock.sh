@@ -20,13 +20,8 @@ conf() {
 }
 
 # --- 1: two concurrent polls ------------------------------------------------------
-FTRANS=$T/fake-host.transcript
-"$PY" "$SRCDIR/tests/fakesmtp.py" --listen "$ADDR" --port 0 --port-file "$T/fake-host.port" \
-    --scenario delay --delay 2 --transcript "$FTRANS" --lifetime 120 >"$T/fake-host.log" 2>&1 &
-FPID=$!
-on_exit "kill $FPID"
-wait_for 10 test -s "$T/fake-host.port" || { echo "FAIL: fakesmtp did not start"; cat "$T/fake-host.log"; exit 1; }
-CONF=$(conf host "$(cat "$T/fake-host.port")")
+fake_run host "$ADDR" 0 delay 120 --delay 2 || { echo "FAIL: fakesmtp did not start"; exit 1; }
+CONF=$(conf host "$FAKE_PORT")
 
 "$ETRNPOLL" -c "$CONF" poll --no-hold > "$T/a.out" 2>&1 &
 A=$!

@@ -14,6 +14,7 @@ PY=/usr/bin/python3
 . "$SRCDIR/tests/lib/isolate.sh"
 LIB=$SRCDIR/tests/lib
 . "$LIB/conf.sh"
+. "$LIB/fake.sh"
 TESTNAME=$(basename "$0" .sh)
 _passed=0
 _failed=0

@@ -72,15 +72,7 @@ tun_stop() { kill "$TUNPID" 2>/dev/null; wait "$TUNPID" 2>/dev/null || true; }
 
 fake_ns_start() {
     local ns=$1 addr=$2 port=$3 tag=$4 scen=$5; shift 5
-    FTRANS=$T/fake-$tag.transcript
-    local pf=$T/fake-$tag.port
-    rm -f "$pf" "$FTRANS"
-    ip netns exec "$ns" "$PY" "$SRCDIR/tests/fakesmtp.py" --listen "$addr" --port "$port" \
-        --port-file "$pf" --scenario "$scen" --transcript "$FTRANS" --lifetime 300 "$@" \
-        >"$T/fake-$tag.log" 2>&1 &
-    FPID=$!
-    on_exit "kill $FPID"
-    wait_for 10 test -s "$pf" || { echo "fakesmtp did not start:"; cat "$T/fake-$tag.log"; return 1; }
+    FAKE_NS=$ns fake_run "$tag" "$addr" "$port" "$scen" 300 "$@"
 }
 fake_ns_stop() { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
 
