@@ -11,6 +11,7 @@
 #include <gnutls/gnutls.h>
 #include <signal.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -18,7 +19,7 @@
 static void on_signal(int sig)
 {
     (void)sig;
-    etp_abort = 1;
+    etp_abort_now();
 }
 
 static int load_config(const char *path, struct etp_config *cfg)
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
     if (c.cmd == CMD_POLL || c.cmd == CMD_DDNS) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
+        if (etp_abort_init() < 0)
+            log_warn("no abort wake-up (eventfd: %s): a stop may wait for a relay's time-out", strerror(errno));
         sa.sa_handler = on_signal;     /* no SA_RESTART: let poll() return EINTR */
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);

@@ -3,6 +3,7 @@
 #include "conf/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 static int g_dest = LOG_TO_STDERR;
 static int g_level = LOG_INFO;
 static int g_transcript;
-static char g_prefix[64];
+/* per thread: relays are polled in threads of their own (poll/cycle.c) */
+static _Thread_local char g_prefix[64];
 
 static void key_init(void);
 
@@ -66,6 +68,10 @@ static int g_nfp;
 static uint64_t g_key[2];
 static uint32_t g_base;         /* rolling-hash base (random, odd) */
 static int g_keyed;
+/* the registry is shared by the relays' threads: one lock around every
+ * reader and writer (never held while logging) */
+static pthread_mutex_t g_fp_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_fp_full;           /* a form did not fit: warn once, outside the lock */
 
 static void key_init(void)
 {
@@ -131,9 +137,8 @@ static void add_form(const unsigned char *p, size_t len)
         if (g_fp[i].len == len && g_fp[i].mac == mac)
             return;
     if (g_nfp >= MAX_SECRETS) {
-        static int warned;
-        if (!warned++)
-            log_warn("too many secrets to redact (%d); later ones are not masked in logs", MAX_SECRETS);
+        if (!g_fp_full)
+            g_fp_full = 1;
         return;
     }
     g_fp[g_nfp].len = len;
@@ -146,6 +151,8 @@ void log_add_secret(const char *secret)
 {
     if (!secret)
         return;
+    pthread_mutex_lock(&g_fp_mu);
+    int was_full = g_fp_full;
     key_init();
     size_t n = strlen(secret);
     add_form((const unsigned char *)secret, n);
@@ -161,21 +168,43 @@ void log_add_secret(const char *secret)
         secure_wipe(e, esz);
         free(e);
     }
+    int now_full = g_fp_full;
+    pthread_mutex_unlock(&g_fp_mu);
+    if (now_full && !was_full)
+        log_warn("too many secrets to redact (%d); later ones are not masked in logs", MAX_SECRETS);
 }
 
 void log_forget_secrets(void)
 {
+    pthread_mutex_lock(&g_fp_mu);
     secure_wipe(g_fp, sizeof g_fp);
     g_nfp = 0;
     secure_wipe(g_key, sizeof g_key);
     secure_wipe(&g_base, sizeof g_base);
     g_keyed = 0;
+    g_fp_full = 0;
+    pthread_mutex_unlock(&g_fp_mu);
 }
 
-int log_secret_count(void) { return g_nfp; }
+int log_secret_count(void)
+{
+    pthread_mutex_lock(&g_fp_mu);
+    int n = g_nfp;
+    pthread_mutex_unlock(&g_fp_mu);
+    return n;
+}
+
+static void redact_locked(char *buf, size_t n);
 
 /* Mask every registered form in buf[0..n) (any bytes, NULs included). */
 void log_redact_mem(char *buf, size_t n)
+{
+    pthread_mutex_lock(&g_fp_mu);
+    redact_locked(buf, n);
+    pthread_mutex_unlock(&g_fp_mu);
+}
+
+static void redact_locked(char *buf, size_t n)
 {
     if (g_nfp == 0 || n < 3)
         return;
@@ -274,9 +303,11 @@ void log_msg(int prio, const char *fmt, ...)
     if (!big && need >= 0 && (size_t)need + off >= bsz) {
         /* out of memory and cut: the tail may hold the start of a secret */
         size_t maxl = 0;
+        pthread_mutex_lock(&g_fp_mu);
         for (int i = 0; i < g_nfp; i++)
             if (g_fp[i].len > maxl)
                 maxl = g_fp[i].len;
+        pthread_mutex_unlock(&g_fp_mu);
         size_t from = len > maxl ? len - maxl : 0;
         memset(b + from, '*', len - from);
     }

@@ -8,11 +8,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 volatile sig_atomic_t etp_abort;
+static int g_abort_fd = -1;
+
+int etp_abort_init(void)
+{
+    if (g_abort_fd < 0)
+        g_abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return g_abort_fd < 0 ? -1 : 0;
+}
+
+void etp_abort_now(void)
+{
+    int e = errno;
+    etp_abort = 1;
+    if (g_abort_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(g_abort_fd, &one, sizeof one);   /* stays readable: never read */
+        (void)w;
+    }
+    errno = e;
+}
+
+int etp_poll_abortable(struct pollfd *fds, int n, int timeout_ms)
+{
+    struct pollfd p[8];
+    if (n < 0 || n > 7) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (etp_abort) {
+        errno = EINTR;
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        p[i] = fds[i];
+    int k = n;
+    if (g_abort_fd >= 0)
+        p[k++] = (struct pollfd){ .fd = g_abort_fd, .events = POLLIN };
+    int r = poll(p, (nfds_t)k, timeout_ms);
+    for (int i = 0; i < n; i++)
+        fds[i].revents = p[i].revents;
+    if (etp_abort || (k > n && (p[n].revents & POLLIN))) {
+        errno = EINTR;
+        return -1;
+    }
+    return r;
+}
 
 int64_t now_ms(void)
 {
@@ -37,7 +84,7 @@ int wait_fd(int fd, short events, int64_t deadline_ms)
         if (left <= 0)
             return 0;
         struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        int n = etp_poll_abortable(&p, 1, left > 60000 ? 60000 : (int)left);
         if (n < 0) {
             if (errno == EINTR && !etp_abort)
                 continue;

@@ -17,6 +17,16 @@ int64_t now_wall(void);
 /* Set by a signal handler (SIGTERM/SIGINT in a cycle): every wait_fd()
  * returns -1 with errno EINTR at once, so I/O loops unwind promptly. */
 extern volatile sig_atomic_t etp_abort;
+/* Call from a signal handler (async-signal-safe): sets etp_abort and wakes
+ * every thread blocked in wait_fd() or etp_poll_abortable(), not only the
+ * one the signal was delivered to (relays are polled in threads).
+ * etp_abort_init() creates the wake-up (an eventfd) once, before threads. */
+void etp_abort_now(void);
+int etp_abort_init(void);
+/* poll(2) on fds[0..n) plus the abort wake-up; returns what poll returns,
+ * or -1 with errno EINTR once etp_abort is set. */
+struct pollfd;
+int etp_poll_abortable(struct pollfd *fds, int n, int timeout_ms);
 
 /* Wait until fd is readable (events=POLLIN) or writable (POLLOUT), at most
  * until the absolute monotonic deadline (ms).  Returns 1 ready, 0 timed

@@ -34,7 +34,7 @@
 static void child_on_term(int sig)
 {
     (void)sig;
-    etp_abort = 1;
+    etp_abort_now();
 }
 
 void start_poll(struct sup *s, const char *trigger)
@@ -69,6 +69,8 @@ void start_poll(struct sup *s, const char *trigger)
         /* ---- child ---- */
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
+        if (etp_abort_init() < 0)
+            log_warn("no abort wake-up (eventfd: %s): a stop may wait for a relay's time-out", strerror(errno));
         sa.sa_handler = child_on_term;     /* no SA_RESTART: blocking calls return EINTR */
         int bad = sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0;
         sa.sa_handler = SIG_IGN;

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/state.h"
 #include "core/util.h"
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -100,7 +101,22 @@ int learn_budget(const struct relay_cfg *rc, const struct learned *lr)
     return l;
 }
 
+/* learned.json holds every relay: its read-modify-write is serialised
+ * (relays are polled in threads; the poll lock keeps other processes out) */
+static pthread_mutex_t g_save_mu = PTHREAD_MUTEX_INITIALIZER;
+static int learn_save_locked(const struct etp_config *cfg, const struct relay_cfg *rc,
+                             const struct learned *lr);
+
 int learn_save(const struct etp_config *cfg, const struct relay_cfg *rc, const struct learned *lr)
+{
+    pthread_mutex_lock(&g_save_mu);
+    int r = learn_save_locked(cfg, rc, lr);
+    pthread_mutex_unlock(&g_save_mu);
+    return r;
+}
+
+static int learn_save_locked(const struct etp_config *cfg, const struct relay_cfg *rc,
+                             const struct learned *lr)
 {
     json_object *old = state_read_json(cfg->state_dir, LEARN_FILE), *orel = NULL;
     if (old && json_object_is_type(old, json_type_object))

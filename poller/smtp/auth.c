@@ -5,16 +5,25 @@
 #include "core/log.h"
 #include "core/util.h"
 #include <gsasl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* One GNU SASL context for the process, made once (relays are polled in
+ * threads); every AUTH has a session of its own with its own properties. */
 static Gsasl *g_ctx;
+static pthread_once_t g_ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_init(void)
+{
+    if (gsasl_init(&g_ctx) != GSASL_OK)
+        g_ctx = NULL;
+}
 
 static Gsasl *ctx(void)
 {
-    if (!g_ctx && gsasl_init(&g_ctx) != GSASL_OK)
-        g_ctx = NULL;
+    pthread_once(&g_ctx_once, ctx_init);
     return g_ctx;
 }
 

@@ -400,7 +400,7 @@ static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
     struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
     int r;
     do
-        r = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+        r = etp_poll_abortable(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
     while (r < 0 && errno == EINTR && !etp_abort);
     return r;
 }
