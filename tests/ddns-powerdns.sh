@@ -252,6 +252,14 @@ T_PATCH3=$("$PY" -c 'import json,sys; print([json.loads(l) for l in open(sys.arg
 T_ETRN3=$(ts_of "$T/poll3.log" '> ETRN ')
 check "delay-after-change = 2: ETRN at least 2 s after the PATCH" \
     "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 1.9 else 1)' "$T_PATCH3" "$T_ETRN3"
+# The relay session is opened while the DDNS update and its delay run; only
+# the ETRN waits for them (the line time of TCP, TLS and AUTH is not added).
+T_AUTH3=$(ts_of "$T/poll3.log" 'isp: .*authenticated as ')
+echo "# poll 3: PATCH $T_PATCH3, relay authenticated $T_AUTH3, ETRN $T_ETRN3"
+check "overlap: the relay session was authenticated at least 1.5 s before the ETRN (during the delay)" \
+    "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 1.5 else 1)' "${T_AUTH3:-9e99}" "$T_ETRN3"
+check "overlap: the session says it waited for the DDNS update" \
+    has "$T/poll3.log" 'isp: session ready; waited [0-9]{4,} ms for the DDNS update and the hold; sending ETRN'
 
 # ---------------------------------------------------------------- 4. A + AAAA from an interface
 C4=$(conf iface 'interface = "lo"' 'ipv6 = yes' 'hostname = "lo.example.test"')
@@ -317,6 +325,9 @@ poll "$T/poll8.log" "$C8" -a 198.51.100.80
 check "required = yes and the update failed: no ETRN" hasnot "$T/poll8.log" '> ETRN'
 check "required = yes: non-zero exit (rc $RC)" [ "$RC" != 0 ]
 check "required = yes: says why" has "$T/poll8.log" 'required'
+check "required = yes: the session opened meanwhile ends with QUIT" has "$T/poll8.log" 'isp: > QUIT'
+check "required = yes: the relay's nodes say why they were not sent" \
+    [ "$(json relays.0.nodes.0.reply "$T/state/last-poll.json" | grep -c 'required = yes failed')" = 1 ]
 
 # ---------------------------------------------------------------- 7. custom (token API style)
 # The PowerDNS API driven by a generic template: secret in a header, JSON body.

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     static struct relay_result res;
     static struct relay_poll rp;
     struct cycle_ctx x = { .cfg = &cfg, .polls = &rp, .results = &res, .n = 1 };
-    relay_poll_run(&rp, &cfg, &cfg.relays[0], &res, now_ms() + 30000, 0);
+    relay_poll_run(&rp, &cfg, &cfg.relays[0], &res, now_ms() + 30000, 0, NULL);
     int64_t until = now_ms() + atoi(argv[2]) * 1000;
     while (now_ms() < until) {
         poll_hold_tick(&x);

@@ -11,6 +11,7 @@
 #include "poll/poll.h"
 #include "core/state.h"
 #include "core/util.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,28 @@ static void post_poll_hooks(const struct etp_config *cfg, const struct cycle_opt
     free(faill);
 }
 
+/* One relay's thread: its poll, and with hold.keepalive = no (or no hold)
+ * QUIT right after its last ETRN; else the session stays open, idle, for
+ * the hold's confirming ETRN (run from the main thread after the join). */
+struct relay_worker {
+    struct cycle_ctx *x;
+    int i, check_only, end_at_once, started;
+    int64_t deadline_ms;
+    struct poll_gate *gate;
+    pthread_t thread;
+};
+
+static void *relay_worker_main(void *arg)
+{
+    struct relay_worker *w = arg;
+    const struct etp_config *cfg = w->x->cfg;
+    relay_poll_run(&w->x->polls[w->i], cfg, &cfg->relays[w->i], &w->x->results[w->i], w->deadline_ms,
+                   w->check_only, w->gate);
+    if (w->end_at_once)
+        relay_poll_end(&w->x->polls[w->i]);
+    return NULL;
+}
+
 int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
 {
     int64_t started = now_wall();
@@ -176,7 +199,38 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         hooks_run(cfg, "pre-poll", env);
     }
 
+    struct cycle_ctx x = { .cfg = cfg, .n = cfg->nrelays };
+    x.polls = calloc((size_t)cfg->nrelays + 1, sizeof *x.polls);
+    x.results = calloc((size_t)cfg->nrelays + 1, sizeof *x.results);
+    struct relay_worker *w = calloc((size_t)cfg->nrelays + 1, sizeof *w);
+    if (!x.polls || !x.results || !w) {
+        log_err("out of memory");
+        free(x.polls);
+        free(x.results);
+        free(w);
+        lock_release(lockfd);
+        return EX_OSERR;
+    }
+    /* Every relay in a thread of its own: it connects, verifies TLS,
+     * authenticates and reads the capabilities while the DDNS update below
+     * runs; its first ETRN waits for the gate (doc/design.md, "One poll").
+     * poll-timeout bounds each relay's dialogue from the gate's opening. */
+    int end_at_once = o->check_only || o->no_hold || !cfg->hold.enabled || !cfg->hold.keepalive;
+    struct poll_gate gate;
+    poll_gate_init(&gate);
+    int64_t open_deadline = now_ms() + (int64_t)cfg->poll_timeout * 1000;
+    for (int i = 0; i < cfg->nrelays; i++) {
+        w[i] = (struct relay_worker){ .x = &x, .i = i, .check_only = o->check_only,
+                                      .end_at_once = end_at_once, .deadline_ms = open_deadline,
+                                      .gate = &gate };
+        w[i].started = pthread_create(&w[i].thread, NULL, relay_worker_main, &w[i]) == 0;
+        if (!w[i].started)
+            log_warn("relay %s: no thread of its own (%s); polled after the others", cfg->relays[i].name,
+                     "pthread_create failed");
+    }
+
     int stop = 0;
+    const char *stop_why = NULL;
     if (!o->check_only && !o->no_ddns && cfg->nddns > 0) {
         struct ddns_summary ds;
         memset(&ds, 0, sizeof ds);
@@ -184,6 +238,7 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         if (ds.required_failed) {
             log_err("a ddns entry with required = yes failed: not sending ETRN");
             stop = 1;
+            stop_why = "not polled: a ddns entry with required = yes failed";
             exitcode = exit_worst(exitcode, dr);
         }
     }
@@ -193,36 +248,24 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
         if (pr != 0) {
             exitcode = exit_worst(exitcode, pr);
             stop = 1;
+            stop_why = "not polled: the hold could not be prepared";
         }
     }
-
-    struct cycle_ctx x = { .cfg = cfg, .n = cfg->nrelays };
-    x.polls = calloc((size_t)cfg->nrelays, sizeof *x.polls);
-    x.results = calloc((size_t)cfg->nrelays, sizeof *x.results);
-    if (!x.polls || !x.results) {
-        log_err("out of memory");
-        free(x.polls);
-        free(x.results);
-        hold_free(hold);
-        lock_release(lockfd);
-        return EX_OSERR;
+    if (etp_abort && !stop_why)
+        stop_why = "aborted";
+    poll_gate_open(&gate, !stop && !etp_abort, now_ms() + (int64_t)cfg->poll_timeout * 1000, stop_why);
+    for (int i = 0; i < cfg->nrelays; i++) {
+        if (w[i].started)
+            pthread_join(w[i].thread, NULL);
+        else
+            relay_worker_main(&w[i]);       /* the gate is open: no waiting */
     }
-    /* poll-timeout bounds the relay dialogues together; each relay gets an
-     * equal share of what is left when its turn comes */
-    int64_t poll_deadline = now_ms() + (int64_t)cfg->poll_timeout * 1000;
+    poll_gate_destroy(&gate);
+    free(w);
+
+    /* the results, merged */
     int any_ok = 0, nothing_queued = 1;
     for (int i = 0; i < cfg->nrelays; i++) {
-        if (stop || etp_abort) {
-            relay_result_init(&x.results[i], &cfg->relays[i]);
-            x.results[i].exit = EX_TEMPFAIL;
-            snprintf(x.results[i].error, sizeof x.results[i].error, "%s",
-                     etp_abort ? "aborted" : "not polled");
-            exitcode = exit_worst(exitcode, EX_TEMPFAIL);
-            continue;
-        }
-        int64_t left = poll_deadline - now_ms();
-        int64_t share = left > 0 ? left / (cfg->nrelays - i) : 0;
-        relay_poll_run(&x.polls[i], cfg, &cfg->relays[i], &x.results[i], now_ms() + share, o->check_only);
         exitcode = exit_worst(exitcode, x.results[i].exit);
         for (int j = 0; j < x.results[i].nnodes; j++) {
             const struct node_result *n = &x.results[i].nodes[j];
@@ -232,10 +275,6 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
                     nothing_queued = 0;
             }
         }
-        /* hold.keepalive = no: QUIT right after the last ETRN; else the
-         * session stays open, idle, for the hold's confirmation ETRN */
-        if (o->check_only || o->no_hold || !cfg->hold.enabled || !cfg->hold.keepalive)
-            relay_poll_end(&x.polls[i]);
     }
     x.hold_deadline_ms = now_ms() + (int64_t)cfg->hold.max_hold * 1000;
 

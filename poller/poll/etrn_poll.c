@@ -338,7 +338,24 @@ static void etrn_poll(struct relay_poll *rp, int check_only)
     if (start)
         log_info("starting with %s: the last poll ended before it", rc->nodes[start]);
     const char *stop_why = NULL;
-    int pos = node_loop(rp, q, nq, &stop_why);
+    int pos = 0;
+    if (rp->gate) {
+        /* open the session now, while the cycle runs the DDNS update; the
+         * first ETRN waits for the gate (the new address being served) */
+        if (session_open(s, rp->deadline_ms) < 0) {
+            relay_error(res, res->smtp.stage, res->smtp.exit, res->smtp.error);
+            stop_why = res->smtp.error;
+        } else {
+            if (!s->caps.etrn)
+                log_warn("relay does not advertise ETRN; trying anyway");
+            if (!poll_gate_wait(rp, &stop_why)) {
+                session_quit(s, SESSION_QUIT_SHORT_MS);
+                relay_error(res, "etrn", EX_TEMPFAIL, stop_why);
+            }
+        }
+    }
+    if (!stop_why)
+        pos = node_loop(rp, q, nq, &stop_why);
     rp->lr.next_start = 0;
     for (int k = pos; k < nq; k++) {
         struct node_result *nr = &res->nodes[q[k]];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void relay_result_init(struct relay_result *res, const struct relay_cfg *rc)
 {
@@ -24,14 +25,73 @@ void relay_result_init(struct relay_result *res, const struct relay_cfg *rc)
     }
 }
 
+void poll_gate_init(struct poll_gate *g)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+void poll_gate_open(struct poll_gate *g, int go, int64_t deadline_ms, const char *why)
+{
+    pthread_mutex_lock(&g->mu);
+    if (g->state == 0) {
+        g->state = go ? 1 : -1;
+        g->deadline_ms = deadline_ms;
+        snprintf(g->why, sizeof g->why, "%s", why ? why : "stopped");
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+void poll_gate_destroy(struct poll_gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+int poll_gate_wait(struct relay_poll *rp, const char **why)
+{
+    struct poll_gate *g = rp->gate;
+    if (!g)
+        return 1;
+    int64_t t0 = now_ms();
+    pthread_mutex_lock(&g->mu);
+    /* woken by the cycle; every 100 ms a look at etp_abort (a signal may
+     * have reached another thread) */
+    while (g->state == 0 && !etp_abort) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    int go = g->state == 1 && !etp_abort;
+    if (go)
+        rp->deadline_ms = g->deadline_ms;
+    else
+        *why = etp_abort ? "aborted" : g->why;
+    pthread_mutex_unlock(&g->mu);
+    int64_t waited = now_ms() - t0;
+    if (waited >= 50)
+        log_info("session ready; waited %lld ms for the DDNS update and the hold; %s", (long long)waited,
+                 go ? "sending ETRN" : "not sending ETRN");
+    return go;
+}
+
 void relay_poll_run(struct relay_poll *rp, const struct etp_config *cfg, const struct relay_cfg *rc,
-                    struct relay_result *res, int64_t deadline_ms, int check_only)
+                    struct relay_result *res, int64_t deadline_ms, int check_only,
+                    struct poll_gate *gate)
 {
     memset(rp, 0, sizeof *rp);
     rp->cfg = cfg;
     rp->rc = rc;
     rp->res = res;
     rp->deadline_ms = deadline_ms;
+    rp->gate = gate;
     relay_result_init(res, rc);
     res->start_ms = now_ms();
     log_set_prefix(rc->name);

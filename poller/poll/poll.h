@@ -8,11 +8,29 @@
  * never the method's reply codes. */
 #ifndef ETP_POLL_H
 #define ETP_POLL_H
+#include <pthread.h>
 #include <stdint.h>
 #include "conf/config.h"
 #include "smtp/session.h"
 #include "poll/result.h"
 #include "poll/learn.h"
+
+/* The cycle's go/stop for the poll commands.  Relays are polled in
+ * threads of their own; each opens its session (TCP, TLS, AUTH, EHLO)
+ * while the cycle runs the DDNS update and waits until the new address is
+ * served, and sends its first command only when the gate opens.  The gate
+ * closes for good ("stop") when a required DDNS entry failed, the hold
+ * could not be prepared, or the poll was aborted. */
+struct poll_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state;                    /* 0 closed, 1 go, -1 stop */
+    int64_t deadline_ms;          /* with go: poll-timeout from the opening */
+    char why[200];                /* with stop */
+};
+void poll_gate_init(struct poll_gate *g);
+void poll_gate_open(struct poll_gate *g, int go, int64_t deadline_ms, const char *why);
+void poll_gate_destroy(struct poll_gate *g);
 
 /* One relay's poll. */
 struct relay_poll {
@@ -21,8 +39,12 @@ struct relay_poll {
     struct relay_result *res;
     struct session s;
     struct learned lr;
-    int64_t deadline_ms;          /* this relay's share of poll-timeout */
+    int64_t deadline_ms;          /* poll-timeout: every wait ends by it */
+    struct poll_gate *gate;       /* NULL: send at once */
 };
+/* For a method: wait until the gate opens (or the poll is aborted).
+ * Returns 1 go (rp->deadline_ms is then the gate's), 0 stop (*why set). */
+int poll_gate_wait(struct relay_poll *rp, const char **why);
 
 struct poll_method {
     const char *name;
@@ -38,9 +60,12 @@ struct poll_method {
 extern const struct poll_method etrn_method;
 const struct poll_method *poll_method_for(const struct relay_cfg *rc);
 
-/* Poll one relay with its method; deadline_ms bounds every wait. */
+/* Poll one relay with its method; deadline_ms bounds every wait until the
+ * gate opens (gate NULL: no waiting).  Safe to run for several relays at
+ * once, one thread each (every relay has its own rp and res). */
 void relay_poll_run(struct relay_poll *rp, const struct etp_config *cfg, const struct relay_cfg *rc,
-                    struct relay_result *res, int64_t deadline_ms, int check_only);
+                    struct relay_result *res, int64_t deadline_ms, int check_only,
+                    struct poll_gate *gate);
 /* QUIT (short wait), store learned behaviour and the TLS cache, free. */
 void relay_poll_end(struct relay_poll *rp);
 
