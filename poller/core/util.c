@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-volatile sig_atomic_t etp_abort;
+volatile atomic_int etp_abort;
 static int g_abort_fd = -1;
 
 int etp_abort_init(void)

@@ -14,9 +14,12 @@ int64_t now_ms(void);
 int64_t now_wall(void);
 
 #include <signal.h>
+#include <stdatomic.h>
 /* Set by a signal handler (SIGTERM/SIGINT in a cycle): every wait_fd()
- * returns -1 with errno EINTR at once, so I/O loops unwind promptly. */
-extern volatile sig_atomic_t etp_abort;
+ * returns -1 with errno EINTR at once, so I/O loops unwind promptly.
+ * Atomic: read by the relays' threads, written in whichever thread the
+ * signal reached (a lock-free atomic is async-signal-safe, C11 7.14.1.1). */
+extern volatile atomic_int etp_abort;
 /* Call from a signal handler (async-signal-safe): sets etp_abort and wakes
  * every thread blocked in wait_fd() or etp_poll_abortable(), not only the
  * one the signal was delivered to (relays are polled in threads).
