@@ -5,7 +5,8 @@
 # (unit tests + integration tests against real Postfix, PowerDNS, network
 # namespaces), the musl syntax check, the SPDX check, the Debian package
 # (built, installed, used, purged: tests/package.sh), then the same suite
-# built with ASan+UBSan, then distcheck.
+# built with ASan+UBSan, the threaded parts with ThreadSanitizer, then
+# distcheck.
 #   sudo sh tests/run-all.sh            # everything
 #   QUICK=1 sudo sh tests/run-all.sh    # skip the sanitizer build and distcheck
 set -eu
@@ -98,6 +99,28 @@ sanitizer reports: 0 passed, 1 failed"
 sanitizer reports: 1 passed, 0 failed"
     fi
     rm -rf "$SANLOG"
+
+    # relays are polled in threads: the tests that run several sessions,
+    # the DDNS overlap, the hold after the join, the redactor and the
+    # daemon's poll child, built with ThreadSanitizer; any report fails
+    log "ThreadSanitizer build"
+    mkdir -p build-tsan
+    (cd build-tsan && { [ -f Makefile ] || ../configure -q CFLAGS="-O1 -g -fsanitize=thread" \
+        LDFLAGS=-fsanitize=thread; } && make -j2 >/dev/null)
+    TSANLOG=$(mktemp -d /tmp/etrnpoll-tsanlog.XXXXXX)
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0}:log_path=$TSANLOG/tsan \
+        run_suite build-tsan "thread sanitizer" TESTS="tests/poll-concurrent.sh tests/ddns-powerdns.sh \
+            tests/hold-postfix.sh tests/harden-secrets.sh tests/poll-relays.sh tests/link-daemon.sh"
+    if grep -l 'WARNING: ThreadSanitizer' "$TSANLOG"/* >/dev/null 2>&1; then
+        cat "$TSANLOG"/*
+        summary="$summary
+thread sanitizer reports: 0 passed, 1 failed"
+        status=1
+    else
+        summary="$summary
+thread sanitizer reports: 1 passed, 0 failed"
+    fi
+    rm -rf "$TSANLOG"
 
     log "make distcheck (tarball builds and its unit tests pass)"
     if (cd build && make -j2 distcheck TESTS='$(UNIT_TESTS) $(FUZZ_REPLAY)' >distcheck.log 2>&1); then
