@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # check-spdx.sh — every source file (code, scripts, build files, units,
-# hooks, man pages, sample configs, debian/ scripts) carries
+# hooks, man pages, sample configs, the configuration schema
+# poller/conf/schema.tab and its generator, debian/ scripts) carries
 # "SPDX-License-Identifier: ISC" in its first 5 lines.  Data (fuzz corpora,
 # dictionaries), prose (*.md, README, NEWS) and LICENSE itself are out of
 # scope: debian/copyright and LICENSE cover them.
@@ -23,7 +24,7 @@ style() {
         *.c|*.h) echo c ;;
         configure.ac|*.m4) echo dnl ;;
         man/*.[1-8]) echo roff ;;
-        *.sh|*.py|*.am|*.in|*.timer|*.service|*.conf|.ci/*|hooks/*|etc/*|debian/*|bench/*|tests/*|fuzz/*) echo hash ;;
+        *.sh|*.py|*.awk|*.tab|*.am|*.in|*.timer|*.service|*.conf|.ci/*|hooks/*|etc/*|debian/*|bench/*|tests/*|fuzz/*) echo hash ;;
         *) ;;
     esac
 }

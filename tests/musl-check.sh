@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# musl-check.sh — every C file under poller/ must compile against musl's C
-# library headers (musl-gcc -fsyntax-only), so that the sources stay portable
-# to musl systems (OpenWrt, Alpine).  The third-party library headers
-# (GnuTLS, libcurl, GNU SASL, libconfuse, libnl-3, json-c) and the Linux UAPI
-# headers come from the Debian -dev packages through a private include dir
-# that holds ONLY them: glibc's /usr/include never enters the search path,
-# so a glibc-only declaration (res_ninit, close_range, ...) is an error here.
+# musl-check.sh — every C file under poller/ (and the generated
+# poller/conf/schema.c) must compile against musl's C library headers
+# (musl-gcc -fsyntax-only), so that the sources stay portable to musl
+# systems (OpenWrt, Alpine).  The third-party library headers (GnuTLS,
+# libcurl, GNU SASL, libconfuse, libnl-3, json-c) and the Linux UAPI headers
+# come from the Debian -dev packages through a private include dir that
+# holds ONLY them: glibc's /usr/include never enters the search path, so a
+# glibc-only declaration (res_ninit, close_range, ...) is an error here.
 #   sh tests/musl-check.sh [BUILDDIR]   (default: build; needs etp_build.h from ./configure)
 # Needs musl-tools (apt-get install musl-tools; tests/install-deps.sh installs it).
 # Prints one ok/FAIL line per file and "N passed, N failed".
@@ -43,7 +44,17 @@ done
 
 pass=0 fail=0 failed=
 cd "$top"
-for f in $(find poller -name '*.c' | sort); do
+# the generated sources too (Makefile.am's BUILT_SOURCES): poller/conf/schema.c
+# as make wrote it in BUILDDIR, else as make would write it
+files=$(find poller -name '*.c' ! -path poller/conf/schema.c | sort)
+if [ -f "$build/poller/conf/schema.c" ]; then
+    files="$files $build/poller/conf/schema.c"
+else
+    mkdir -p "$inc/gen/poller/conf"
+    awk -f poller/conf/schema.awk poller/conf/schema.tab > "$inc/gen/poller/conf/schema.c"
+    files="$files $inc/gen/poller/conf/schema.c"
+fi
+for f in $files; do
     # shellcheck disable=SC2086
     if out=$(musl-gcc -std=gnu11 -fsyntax-only -Werror=implicit-function-declaration \
             -Werror=implicit-int -include "$build/etp_build.h" -Ipoller -I"$inc" $extra \

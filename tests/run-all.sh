@@ -123,7 +123,7 @@ thread sanitizer reports: 1 passed, 0 failed"
     rm -rf "$TSANLOG"
 
     log "make distcheck (tarball builds and its unit tests pass)"
-    if (cd build && make -j2 distcheck TESTS='$(UNIT_TESTS) $(FUZZ_REPLAY)' >distcheck.log 2>&1); then
+    if (cd build && make -j2 distcheck TESTS='$(UNIT_TESTS) $(TREE_TESTS) $(FUZZ_REPLAY)' >distcheck.log 2>&1); then
         summary="$summary
 distcheck: 1 passed, 0 failed"
     else

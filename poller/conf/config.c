@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
-/* config.c — libconfuse schema, defaults and validation. */
+/* config.c — loading, defaults and validation (the libconfuse schema is
+ * generated from conf/schema.tab). */
 #include "conf/config.h"
 #include "conf/quote.h"
 #include "core/priv.h"
@@ -21,86 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- schema --------------------------------------------------------- */
-
-static cfg_opt_t timeout_opts[] = {
-    CFG_INT("connect", -1, CFGF_NONE),
-    CFG_INT("greeting", -1, CFGF_NONE),
-    CFG_INT("command", -1, CFGF_NONE),
-    CFG_INT("etrn", -1, CFGF_NONE),
-    CFG_INT("quit", -1, CFGF_NONE),
-    CFG_INT("tls", -1, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t relay_opts[] = {
-    CFG_STR("host", NULL, CFGF_NODEFAULT),
-    CFG_INT("port", 0, CFGF_NONE),
-    CFG_STR("tls", "starttls", CFGF_NONE),
-    CFG_STR("ca-file", NULL, CFGF_NONE),
-    CFG_STR("tls-name", NULL, CFGF_NONE),
-    CFG_STR_LIST("pin-sha256", NULL, CFGF_NONE),
-    CFG_BOOL("tls-allow-weak-keys", cfg_false, CFGF_NONE),
-    CFG_STR_LIST("auth-mechanisms", "{PLAIN,SCRAM-SHA-256,CRAM-MD5,LOGIN}", CFGF_NONE),
-    CFG_STR("username", NULL, CFGF_NONE),
-    CFG_STR("password-file", NULL, CFGF_NONE),
-    CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
-    CFG_STR_LIST("domains", NULL, CFGF_NONE),
-    CFG_INT("max-etrn-per-session", 0, CFGF_NONE),
-    CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t link_opts[] = {
-    CFG_STR_LIST("interfaces", NULL, CFGF_NONE),
-    CFG_BOOL("require-default-route", cfg_true, CFGF_NONE),
-    CFG_INT("settle", 2, CFGF_NONE),
-    CFG_INT("interval", 0, CFGF_NONE),
-    CFG_INT("backoff-min", 30, CFGF_NONE),
-    CFG_INT("backoff-max", 1800, CFGF_NONE),
-    CFG_INT("cycle-timeout", 3600, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t hold_opts[] = {
-    CFG_BOOL("enabled", cfg_true, CFGF_NONE),
-    CFG_INT("port", 25, CFGF_NONE),
-    CFG_STR("local-address", NULL, CFGF_NONE),
-    CFG_STR("source", NULL, CFGF_NONE),
-    CFG_INT("quiet", 10, CFGF_NONE),
-    CFG_INT("first-contact", 120, CFGF_NONE),
-    CFG_INT("max-hold", 1800, CFGF_NONE),
-    CFG_INT("sample-ms", 200, CFGF_NONE),
-    CFG_BOOL("keepalive", cfg_true, CFGF_NONE),
-    CFG_INT("keepalive-interval", 120, CFGF_NONE),
-    CFG_STR_LIST("flush-command", NULL, CFGF_NONE),
-    CFG_BOOL("wait-outbound", cfg_false, CFGF_NONE),
-    CFG_BOOL("check-local-mta", cfg_false, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t hooks_opts[] = {
-    CFG_STR("dir", NULL, CFGF_NONE),
-    CFG_STR_LIST("pre-poll", NULL, CFGF_NONE),
-    CFG_STR_LIST("post-poll", NULL, CFGF_NONE),
-    CFG_STR_LIST("hold-done", NULL, CFGF_NONE),
-    CFG_INT("timeout", 30, CFGF_NONE),
-    CFG_END()
-};
-
-static cfg_opt_t top_opts[] = {
-    CFG_STR("ehlo-name", NULL, CFGF_NONE),
-    CFG_STR("state-dir", ETP_DEFAULT_STATEDIR, CFGF_NONE),
-    CFG_STR("user", NULL, CFGF_NONE),
-    CFG_INT("poll-timeout", 120, CFGF_NONE),
-    CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
-    CFG_SEC("relay", relay_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-    CFG_SEC("ddns", ddns_section_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-    CFG_SEC("link", link_opts, CFGF_NONE),
-    CFG_SEC("hold", hold_opts, CFGF_NONE),
-    CFG_SEC("hooks", hooks_opts, CFGF_NONE),
-    CFG_END()
-};
+/* The option tables (top_opts and the sections' tables) are generated from
+ * conf/schema.tab into schema.c at build time (conf/internal.h). */
 
 /* ---- error collection ----------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* ddns_section.c — the `ddns NAME { ... }` sections of etrnpoll.conf:
- * schema, validation, and the section text the change digest is computed
- * from.  Providers are looked up by name in the ddns provider table. */
+ * reading, validation, and the section text the change digest is computed
+ * from (their keys: ddns_section_opts in conf/schema.tab).  Providers are looked up by name in the ddns provider table. */
 #include "conf/internal.h"
 #include "core/util.h"
 #include "ddns/ddns.h"
@@ -16,40 +16,6 @@ static const char *const source_names[] = { "interface", "url", NULL };
 static const enum addr_source source_values[] = { ADDR_INTERFACE, ADDR_URL };
 static const char *const private_names[] = { "skip", "warn", "publish", NULL };
 static const enum private_policy private_values[] = { PRIV_SKIP, PRIV_WARN, PRIV_PUBLISH };
-
-cfg_opt_t ddns_section_opts[] = {
-    CFG_STR("protocol", "dyndns2", CFGF_NONE),
-    CFG_STR("preset", NULL, CFGF_NONE),
-    CFG_STR("hostname", NULL, CFGF_NONE),
-    CFG_STR("server", NULL, CFGF_NONE),
-    CFG_STR("username", NULL, CFGF_NONE),
-    CFG_STR("password-file", NULL, CFGF_NONE),
-    CFG_STR("zone", NULL, CFGF_NONE),
-    CFG_INT("ttl", 60, CFGF_NONE),
-    CFG_BOOL("ipv4", cfg_true, CFGF_NONE),
-    CFG_BOOL("ipv6", cfg_false, CFGF_NONE),
-    CFG_STR("address-source", "interface", CFGF_NONE),
-    CFG_STR("interface", NULL, CFGF_NONE),
-    CFG_STR("check-ip-url", NULL, CFGF_NONE),
-    CFG_STR("check-ip-url6", NULL, CFGF_NONE),
-    CFG_STR("check-ip-confirm-url", NULL, CFGF_NONE),
-    CFG_STR("check-ip-confirm-url6", NULL, CFGF_NONE),
-    CFG_STR("on-private-address", "skip", CFGF_NONE),
-    CFG_BOOL("trust-http-check-ip", cfg_false, CFGF_NONE),
-    CFG_STR("method", "GET", CFGF_NONE),
-    CFG_STR("url", NULL, CFGF_NONE),
-    CFG_STR_LIST("headers", NULL, CFGF_NONE),
-    CFG_STR("body", NULL, CFGF_NONE),
-    CFG_INT_LIST("success-status", "{200,299}", CFGF_NONE),
-    CFG_STR("wait-server", NULL, CFGF_NONE),
-    CFG_INT("wait-timeout", 60, CFGF_NONE),
-    CFG_INT("delay-after-change", 0, CFGF_NONE),
-    CFG_INT("force-refresh-days", 25, CFGF_NONE),
-    CFG_INT("timeout", 30, CFGF_NONE),
-    CFG_BOOL("required", cfg_false, CFGF_NONE),
-    CFG_STR("ca-file", NULL, CFGF_NONE),
-    CFG_END()
-};
 
 /* The text of a section as libconfuse prints it (every key, defaults
  * included): what the ddns change digest is computed from. */

@@ -29,8 +29,12 @@ int v_oneof(cfg_t *cfg, cfg_opt_t *opt, const char *const *allowed);
  * one of the names. */
 int conf_keyword(cfg_t *sec, const char *key, const char *const *names);
 
-/* The ddns sections (ddns_section.c). */
+/* The option tables, generated from schema.tab into schema.c: the top
+ * level, and the ddns sections' keys. */
+extern cfg_opt_t top_opts[];
 extern cfg_opt_t ddns_section_opts[];
+
+/* The ddns sections (ddns_section.c). */
 void ddns_section_validators(cfg_t *cfg);
 void ddns_section_read(cfg_t *s, struct ddns_cfg *d, struct errbuf *eb, const char *file);
 void ddns_section_free(struct ddns_cfg *d);

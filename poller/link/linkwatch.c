@@ -374,20 +374,25 @@ static void *lw_slot(void *arr, int *n, int max, size_t size, int *truncated)
     return o;
 }
 
+/* The snapshot the address and route callbacks fill, or NULL when their
+ * object is to be skipped: not IPv4 or IPv6, or its address does not
+ * qualify (ok = 0). */
+static struct lw_snapshot *ip_target(void *arg, int fam, int ok)
+{
+    if (!ok || (fam != AF_INET && fam != AF_INET6))
+        return NULL;
+    return ((struct fill_ctx *)arg)->s;
+}
+
 static void fill_addr(struct nl_object *obj, void *arg)
 {
-    struct lw_snapshot *s = ((struct fill_ctx *)arg)->s;
     struct rtnl_addr *a = (struct rtnl_addr *)obj;
     int fam = rtnl_addr_get_family(a);
-    if (fam != AF_INET && fam != AF_INET6)
-        return;
     struct nl_addr *loc = rtnl_addr_get_local(a);
-    if (!loc)
-        return;
-    unsigned len = nl_addr_get_len(loc);
-    if (len != (fam == AF_INET ? 4u : 16u))
-        return;
-    struct lw_addr *o = lw_slot(s->addrs, &s->naddrs, LW_MAX_ADDRS, sizeof *o, &s->truncated);
+    unsigned len = loc ? nl_addr_get_len(loc) : 0;
+    struct lw_snapshot *s = ip_target(arg, fam, len == (fam == AF_INET ? 4u : 16u));
+    struct lw_addr *o =
+        s ? lw_slot(s->addrs, &s->naddrs, LW_MAX_ADDRS, sizeof *o, &s->truncated) : NULL;
     if (!o)
         return;
     o->ifindex = rtnl_addr_get_ifindex(a);
@@ -400,14 +405,13 @@ static void fill_addr(struct nl_object *obj, void *arg)
 
 static void fill_route(struct nl_object *obj, void *arg)
 {
-    struct lw_snapshot *s = ((struct fill_ctx *)arg)->s;
     struct rtnl_route *r = (struct rtnl_route *)obj;
     int fam = rtnl_route_get_family(r);
-    if (fam != AF_INET && fam != AF_INET6)
-        return;
     struct nl_addr *dst = rtnl_route_get_dst(r);
-    if (dst && nl_addr_get_prefixlen(dst) != 0)
-        return;                               /* only default routes matter */
+    /* only default routes matter */
+    struct lw_snapshot *s = ip_target(arg, fam, !dst || nl_addr_get_prefixlen(dst) == 0);
+    if (!s)
+        return;
     int n = rtnl_route_get_nnexthops(r);
     for (int i = 0; i < n; i++) {
         struct rtnl_nexthop *nh = rtnl_route_nexthop_n(r, i);
