@@ -17,7 +17,8 @@
 #   pdns.sh stop DIR                stop it (idempotent)
 #
 # Never touches the packaged pdns service, /etc/powerdns or port 53, and needs
-# no systemd. Environment: PDNS_START_TIMEOUT (seconds, default 20).
+# no systemd. Environment: PDNS_START_TIMEOUT (seconds, default 20),
+# PDNS_ALLOW_FROM (the API's client networks, default loopback only).
 set -eu
 
 PDNS_SERVER=${PDNS_SERVER:-/usr/sbin/pdns_server}
@@ -136,7 +137,7 @@ api-key=$key
 webserver=yes
 webserver-address=$addr
 webserver-port=$aport
-webserver-allow-from=127.0.0.0/8,::1/128
+webserver-allow-from=${PDNS_ALLOW_FROM:-127.0.0.0/8,::1/128}
 webserver-loglevel=normal
 EOF
     chmod 600 "$dir/pdns.conf"
