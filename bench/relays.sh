@@ -10,7 +10,6 @@
 # asserts nothing.
 export SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$SRCDIR/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_root
 need_binary
 RUNS=${1:-5}

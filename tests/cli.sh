@@ -2,7 +2,6 @@
 # SPDX-License-Identifier: ISC
 # cli.sh — command line, sample config, status, the poll lock, post-poll hooks.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_binary
 FAKE_ADDR=127.0.0.5
 

@@ -16,7 +16,6 @@
 #   - hooks.dir/POINT.d: run-parts rules (order, names, executables only).
 # Fake relay on 127.0.0.85 (hardening address plan, doc/HACKING.md).
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_root
 need_binary
 FAKE_ADDR=127.0.0.85

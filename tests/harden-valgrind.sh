@@ -13,7 +13,6 @@
 # run the binary; the same runs are made under LeakSanitizer instead
 # (ASAN_OPTIONS=detect_leaks=1) and must end without a sanitizer report.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_root
 need_binary
 FAKE_ADDR=127.0.0.86

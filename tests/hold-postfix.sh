@@ -178,7 +178,6 @@ check "empty: hook got no-contact and 0 connections" bash -c "grep -qx ETRNPOLL_
 
 # --- 4. every relay answers 251 (scripted fake relay) ------------------------------
 FAKE_ADDR=$R
-. "$LIB/fake.sh"
 ln -s "$RD/ca" "$T/ca"
 if fake_start f251 etrn-codes --etrn-reply '*=251'; then
     printf 'fake-secret' > "$T/fake.pw"; chmod 600 "$T/fake.pw"

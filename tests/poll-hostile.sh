@@ -5,7 +5,6 @@
 # odd reply codes, malformed/overlong/endless replies, resets and stalls.
 # Every case must end with a clear exit code (never a crash) in bounded time.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_root
 need_binary
 "$LIB/mkca.sh" "$T/ca" "$FAKE_ADDR" >/dev/null

@@ -11,7 +11,6 @@
 # the poll deadline, and a relay that never answers NOOP during the hold.
 # Every node must be released; times are printed (ms) for the notes.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
-. "$LIB/fake.sh"
 need_root
 need_binary
 "$LIB/mkca.sh" "$T/ca" "$FAKE_ADDR" >/dev/null
