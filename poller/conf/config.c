@@ -5,6 +5,7 @@
 #include "conf/ehlo.h"
 #include "core/priv.h"
 #include "smtp/conn.h"
+#include "smtp/addrcache.h"
 #include <gnutls/crypto.h>
 #include "core/log.h"
 #include "core/util.h"
@@ -48,6 +49,7 @@ static cfg_opt_t relay_opts[] = {
     CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
     CFG_STR_LIST("domains", NULL, CFGF_NONE),
     CFG_INT("max-etrn-per-session", 0, CFGF_NONE),
+    CFG_INT("address-cache", ADDRCACHE_DEFAULT, CFGF_NONE),
     CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
     CFG_END()
 };
@@ -371,6 +373,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
                    r->nodes[i], why);
     }
     r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
+    r->address_cache = getint(s, "address-cache", 0, ADDRCACHE_LIMIT, eb, file, r->line);
     timeouts_read(s, &r->to, dto, eb, file);
     relay_digest(s, r);
 }

@@ -251,7 +251,24 @@ int session_open(struct session *s, int64_t deadline_ms)
     s->commands = 0;
     s->opened_ms = now_ms();
     log_info("connecting to %s port %d (%s)", rc->host, port, tls_mode_name(rc->tls));
-    if (conn_open(&s->c, rc->host, port, tmo(s, rc->to.connect)) < 0) {
+    struct relay_addrs ra;
+    char err[sizeof s->c.err];
+    if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 0, &ra, err,
+                          sizeof err) < 0) {
+        relay_fail(s->rep, "connect", EX_TEMPFAIL, err);
+        session_drop(s);
+        return -1;
+    }
+    int r = conn_open_addrs(&s->c, rc->host, &ra, port, tmo(s, rc->to.connect));
+    if (r < 0 && ra.origin == ADDR_CACHED && !etp_abort && tmo(s, rc->to.connect) > 0) {
+        /* the relay may have moved within the cache's TTL: ask DNS now */
+        struct relay_addrs fresh;
+        log_info("no cached address of %s answered: looking it up again", rc->host);
+        if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 1, &fresh,
+                              err, sizeof err) == 0 && !addrcache_same(&fresh, &ra))
+            r = conn_open_addrs(&s->c, rc->host, &fresh, port, tmo(s, rc->to.connect));
+    }
+    if (r < 0) {
         relay_fail(s->rep, "connect", EX_TEMPFAIL, s->c.err);
         session_drop(s);
         return -1;

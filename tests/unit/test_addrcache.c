@@ -7,6 +7,7 @@
 #include "core/etchosts.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "smtp/addrcache.h"
 #include "unit.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,4 +100,239 @@ START_TEST(ehlo_order)
 }
 END_TEST
 
-UNIT_MAIN("addrcache", hosts_lookup, ehlo_order)
+/* ---- the cache file ------------------------------------------------------- */
+
+START_TEST(cache_format_parse)
+{
+    struct addrcache_entry e, back;
+    memset(&e, 0, sizeof e);
+    strcpy(e.host, "Relay.Example.NET");
+    e.looked_up = 1764750000;
+    e.ttl = 3600;
+    ck_assert_int_eq(netaddr_parse("192.0.2.25", &e.addr[0], 0), 0);
+    ck_assert_int_eq(netaddr_parse("2001:db8::25", &e.addr[1], 0), 0);
+    e.n = 2;
+    char *t = addrcache_format(&e);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(addrcache_parse(t, strlen(t), "relay.example.net", &back), 1);
+    ck_assert_str_eq(back.host, "Relay.Example.NET");
+    ck_assert_int_eq(back.looked_up, 1764750000);
+    ck_assert_int_eq(back.ttl, 3600);
+    ck_assert_int_eq(back.n, 2);
+    ck_assert_int_eq(back.addr[0].family, AF_INET);
+    ck_assert_int_eq(back.addr[1].family, AF_INET6);
+    ck_assert_mem_eq(back.addr[1].a, e.addr[1].a, 16);
+    /* another host's file is not used */
+    ck_assert_int_eq(addrcache_parse(t, strlen(t), "other.example.net", &back), 0);
+    ck_assert_int_eq(back.n, 0);
+    free(t);
+}
+END_TEST
+
+START_TEST(cache_parse_rejects)
+{
+    struct addrcache_entry e;
+    static const char *bad[] = {
+        "",
+        "[]",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60}",                     /* no list */
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[]}",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[\"mx.example\",1]}",
+        "{\"host\":\"mx.example\",\"looked_up\":0,\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":-1,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":604801,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":\"100\",\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[\"192.0.2.1\\u0000x\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[\"192.0.2.1\"]",  /* cut */
+        "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[[[\"192.0.2.1\"]]]}",
+    };
+    for (size_t i = 0; i < ETP_ARRAY_LEN(bad); i++) {
+        memset(&e, 0x5a, sizeof e);
+        ck_assert_msg(addrcache_parse(bad[i], strlen(bad[i]), "mx.example", &e) == 0, "accepted %s", bad[i]);
+        ck_assert_int_eq(e.n, 0);
+    }
+    /* invalid entries are skipped, at most ADDRCACHE_MAX kept, v4-mapped unmapped */
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf, "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,"
+                     "\"addresses\":[\"bogus\",\"::ffff:192.0.2.1\"");
+    for (int i = 0; i < 30; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ",\"192.0.2.%d\"", i + 2);
+    snprintf(buf + n, sizeof buf - (size_t)n, "]}");
+    ck_assert_int_eq(addrcache_parse(buf, strlen(buf), "mx.example", &e), 1);
+    ck_assert_int_eq(e.n, ADDRCACHE_MAX);
+    ck_assert_int_eq(e.addr[0].family, AF_INET);
+    /* larger than ADDRCACHE_FILE_MAX: not read */
+    char *big = malloc(ADDRCACHE_FILE_MAX + 2);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', ADDRCACHE_FILE_MAX + 1);
+    memcpy(big, buf, strlen(buf));
+    ck_assert_int_eq(addrcache_parse(big, ADDRCACHE_FILE_MAX + 1, "mx.example", &e), 0);
+    free(big);
+}
+END_TEST
+
+START_TEST(cache_expiry)
+{
+    struct addrcache_entry e;
+    memset(&e, 0, sizeof e);
+    strcpy(e.host, "mx.example");
+    e.looked_up = 1000000;
+    e.ttl = 3600;
+    e.n = 1;
+    ck_assert_int_eq(addrcache_fresh(&e, 1000000, 3600), 1);
+    ck_assert_int_eq(addrcache_fresh(&e, 1003599, 3600), 1);
+    ck_assert_int_eq(addrcache_fresh(&e, 1003600, 3600), 0);    /* TTL over */
+    ck_assert_int_eq(addrcache_fresh(&e, 1000600, 600), 0);     /* the relay's address-cache lowered */
+    ck_assert_int_eq(addrcache_fresh(&e, 1000599, 600), 1);
+    ck_assert_int_eq(addrcache_fresh(&e, 1003599, 86400), 1);   /* raised: the stored TTL still holds */
+    ck_assert_int_eq(addrcache_fresh(&e, 1003600, 86400), 0);
+    ck_assert_int_eq(addrcache_fresh(&e, 999999, 3600), 0);     /* the clock went back */
+    ck_assert_int_eq(addrcache_fresh(&e, 1000000, 0), 0);       /* off */
+    e.n = 0;
+    ck_assert_int_eq(addrcache_fresh(&e, 1000000, 3600), 0);
+}
+END_TEST
+
+/* ---- resolving with a state dir --------------------------------------------- */
+
+static char dir[128], hostsf[160], cachef[300];
+
+static void setup_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/etp-addrcache-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(hostsf, sizeof hostsf, "%s/hosts", dir);
+    FILE *f = fopen(hostsf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("192.0.2.77 pinned.example\n", f);
+    fclose(f);
+    etchosts_file = hostsf;
+    /* a failing query must fail fast wherever the tests run (glibc) */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+}
+
+static void cache_path(const char *relay, const char *host)
+{
+    char name[160];
+    ck_assert_int_eq(addrcache_file_name(relay, host, name, sizeof name), 0);
+    snprintf(cachef, sizeof cachef, "%s/%s", dir, name);
+}
+
+static void write_cache(const char *host, int64_t looked_up, int ttl, const char *addr)
+{
+    FILE *f = fopen(cachef, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"host\":\"%s\",\"looked_up\":%lld,\"ttl\":%d,\"addresses\":[\"%s\"]}\n", host,
+            (long long)looked_up, ttl, addr);
+    fclose(f);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void addr_is(const struct relay_addrs *ra, int i, const char *want)
+{
+    char a[INET6_ADDRSTRLEN] = "";
+    const struct sockaddr_storage *ss = &ra->ss[i];
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof a);
+    else
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof a);
+    ck_assert_str_eq(a, want);
+}
+
+START_TEST(resolve_order)
+{
+    setup_dir();
+    struct relay_addrs ra;
+    char err[256];
+
+    /* an address literal: no cache file at all */
+    cache_path("lit", "192.0.2.1");
+    ck_assert_int_eq(addrcache_resolve(dir, "lit", "192.0.2.1", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_LITERAL);
+    ck_assert_int_eq(ra.n, 1);
+    addr_is(&ra, 0, "192.0.2.1");
+    ck_assert(!exists(cachef));
+    ck_assert_int_eq(addrcache_resolve(dir, "lit6", "2001:db8::1", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_LITERAL);
+
+    /* within the TTL: the cached address, no lookup (the name does not
+     * resolve, so a lookup would have ended in the stale fallback) */
+    cache_path("mx", "cached.invalid");
+    write_cache("cached.invalid", now_wall() - 100, 3600, "192.0.2.50");
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_CACHED);
+    ck_assert_int_eq(ra.n, 1);
+    addr_is(&ra, 0, "192.0.2.50");
+    ck_assert(ra.age >= 100 && ra.age < 200);
+
+    /* past it: the lookup fails, the stale address is used */
+    write_cache("cached.invalid", now_wall() - 4000, 3600, "192.0.2.51");
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_STALE);
+    addr_is(&ra, 0, "192.0.2.51");
+    /* a forced refresh (the cached addresses did not answer) has no fallback */
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 1, &ra, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "cannot resolve cached.invalid"));
+    /* a cache of another host (the relay's host changed) is not used */
+    write_cache("old.invalid", now_wall() - 10, 3600, "192.0.2.52");
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), -1);
+    /* address-cache = 0: the file is neither used nor written */
+    write_cache("cached.invalid", now_wall() - 10, 3600, "192.0.2.53");
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 0, 0, &ra, err, sizeof err), -1);
+
+    /* a successful lookup is stored ("localhost" resolves locally and is
+     * not in the test's hosts file) */
+    cache_path("lo", "localhost");
+    write_cache("localhost", now_wall() - 90000, 86400, "192.0.2.60");
+    int64_t before = now_wall();
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_LOOKUP);
+    size_t len;
+    char *text = read_small_file(cachef, 65536, &len);
+    ck_assert_ptr_nonnull(text);
+    struct addrcache_entry e;
+    ck_assert_int_eq(addrcache_parse(text, len, "localhost", &e), 1);
+    free(text);
+    ck_assert(e.looked_up >= before && e.looked_up <= now_wall());
+    ck_assert_int_eq(e.ttl, 600);
+    ck_assert_int_eq(e.n, ra.n);
+    ck_assert(strstr(cachef, "/addrs-lo-") != NULL);
+    /* and used on the next call */
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(ra.origin, ADDR_CACHED);
+
+    /* a name in /etc/hosts (the test's file; getaddrinfo reads the real
+     * one, where it is not) bypasses the cache: a fresh entry is not used,
+     * there is no stale fallback, and nothing is written */
+    cache_path("pin", "pinned.example");
+    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err), -1);
+    ck_assert(!exists(cachef));
+    write_cache("pinned.example", now_wall() - 10, 3600, "192.0.2.70");
+    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err), -1);
+
+    /* a planted link is never read through */
+    cache_path("mx", "cached.invalid");
+    unlink(cachef);
+    char target[200];
+    snprintf(target, sizeof target, "%s/target", dir);
+    FILE *f = fopen(target, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{\"host\":\"cached.invalid\",\"looked_up\":%lld,\"ttl\":3600,\"addresses\":[\"192.0.2.99\"]}",
+            (long long)now_wall());
+    fclose(f);
+    ck_assert_int_eq(symlink(target, cachef), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), -1);
+
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+UNIT_MAIN("addrcache", hosts_lookup, ehlo_order, cache_format_parse, cache_parse_rejects, cache_expiry,
+          resolve_order)

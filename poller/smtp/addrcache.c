@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: ISC */
+/* addrcache.c — the relay address cache (see addrcache.h). */
+#include "smtp/addrcache.h"
+#include "smtp/conn.h"
+#include "core/etchosts.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/util.h"
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int addrcache_parse(const char *buf, size_t len, const char *host, struct addrcache_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    if (!buf || !host || len > ADDRCACHE_FILE_MAX || len > INT32_MAX)
+        return 0;
+    json_tokener *tok = json_tokener_new_ex(4);   /* object > array > string */
+    if (!tok)
+        return 0;
+    json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(root);
+        root = NULL;
+    }
+    json_tokener_free(tok);
+    int ok = 0;
+    json_object *v, *list;
+    if (!root || !json_object_is_type(root, json_type_object))
+        goto out;
+    const char *h = js_str(root, "host");
+    if (!h || strlen(h) >= sizeof e->host || strcasecmp(h, host) != 0)
+        goto out;
+    if (!json_object_object_get_ex(root, "looked_up", &v) || !json_object_is_type(v, json_type_int))
+        goto out;
+    int64_t t = json_object_get_int64(v);
+    if (t <= 0)
+        goto out;
+    if (!json_object_object_get_ex(root, "ttl", &v) || !json_object_is_type(v, json_type_int))
+        goto out;
+    int64_t ttl = json_object_get_int64(v);
+    if (ttl < 0 || ttl > ADDRCACHE_LIMIT)
+        goto out;
+    if (!json_object_object_get_ex(root, "addresses", &list) ||
+        !json_object_is_type(list, json_type_array))
+        goto out;
+    size_t na = json_object_array_length(list);
+    for (size_t i = 0; i < na && e->n < ADDRCACHE_MAX; i++) {
+        json_object *a = json_object_array_get_idx(list, i);
+        if (!a || !json_object_is_type(a, json_type_string))
+            continue;
+        const char *s = json_object_get_string(a);
+        if (!s || (size_t)json_object_get_string_len(a) != strlen(s))
+            continue;                   /* an embedded NUL */
+        struct netaddr n;
+        if (netaddr_parse(s, &n, 1) < 0)
+            continue;
+        e->addr[e->n++] = n;
+    }
+    if (e->n == 0)
+        goto out;
+    memcpy(e->host, h, strlen(h) + 1);
+    e->looked_up = t;
+    e->ttl = (int)ttl;
+    ok = 1;
+out:
+    json_object_put(root);
+    if (!ok)
+        memset(e, 0, sizeof *e);
+    return ok;
+}
+
+char *addrcache_format(const struct addrcache_entry *e)
+{
+    json_object *root = json_object_new_object(), *list = json_object_new_array();
+    char *text = NULL;
+    if (!root || !list) {
+        json_object_put(root);
+        json_object_put(list);
+        return NULL;
+    }
+    json_object_object_add(root, "host", json_object_new_string(e->host));
+    json_object_object_add(root, "looked_up", json_object_new_int64(e->looked_up));
+    json_object_object_add(root, "ttl", json_object_new_int(e->ttl));
+    for (int i = 0; i < e->n && i < ADDRCACHE_MAX; i++) {
+        char a[INET6_ADDRSTRLEN];
+        if (netaddr_format(&e->addr[i], a, sizeof a) == 0)
+            json_object_array_add(list, json_object_new_string(a));
+    }
+    json_object_object_add(root, "addresses", list);
+    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (s) {
+        size_t n = strlen(s);
+        text = malloc(n + 2);
+        if (text) {
+            memcpy(text, s, n);
+            text[n] = '\n';
+            text[n + 1] = '\0';
+        }
+    }
+    json_object_put(root);
+    return text;
+}
+
+int addrcache_fresh(const struct addrcache_entry *e, int64_t now, int ttl_max)
+{
+    if (!e || e->n <= 0 || ttl_max <= 0 || e->looked_up <= 0 || now < e->looked_up)
+        return 0;
+    int64_t ttl = e->ttl < ttl_max ? e->ttl : ttl_max;
+    return now - e->looked_up < ttl;
+}
+
+int addrcache_file_name(const char *relay, const char *host, char *out, size_t outsize)
+{
+    return conn_state_file_name("addrs-", relay, host, ".json", out, outsize);
+}
+
+int addrcache_same(const struct relay_addrs *a, const struct relay_addrs *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->len[i] != b->len[i] || memcmp(&a->ss[i], &b->ss[i], a->len[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static void add_netaddr(struct relay_addrs *out, const struct netaddr *a)
+{
+    if (out->n >= ADDRCACHE_MAX)
+        return;
+    struct sockaddr_storage *ss = &out->ss[out->n];
+    memset(ss, 0, sizeof *ss);
+    if (a->family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, a->a, 4);
+        out->len[out->n++] = sizeof *s4;
+    } else if (a->family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, a->a, 16);
+        out->len[out->n++] = sizeof *s6;
+    }
+}
+
+/* getaddrinfo() into out (deduplicated, its order kept). */
+static int lookup(const char *host, int flags, struct relay_addrs *out, char *err, size_t errsz)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = flags };
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errsz, "cannot resolve %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    out->n = 0;
+    for (struct addrinfo *ai = res; ai && out->n < ADDRCACHE_MAX; ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            ai->ai_addrlen > sizeof out->ss[0])
+            continue;
+        int dup = 0;
+        for (int i = 0; i < out->n && !dup; i++)
+            dup = out->len[i] == ai->ai_addrlen && memcmp(&out->ss[i], ai->ai_addr, ai->ai_addrlen) == 0;
+        if (dup)
+            continue;
+        memcpy(&out->ss[out->n], ai->ai_addr, ai->ai_addrlen);
+        out->len[out->n++] = ai->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    if (out->n == 0) {
+        snprintf(err, errsz, "cannot resolve %s: no IPv4 or IPv6 address", host);
+        return -1;
+    }
+    return 0;
+}
+
+static void from_entry(struct relay_addrs *out, const struct addrcache_entry *e, int64_t now)
+{
+    out->n = 0;
+    for (int i = 0; i < e->n; i++)
+        add_netaddr(out, &e->addr[i]);
+    out->age = now >= e->looked_up ? now - e->looked_up : 0;
+}
+
+static void store(const char *dir, const char *file, const char *host, int ttl,
+                  const struct relay_addrs *ra, int64_t now)
+{
+    struct addrcache_entry e;
+    memset(&e, 0, sizeof e);
+    if (strlen(host) >= sizeof e.host)
+        return;
+    memcpy(e.host, host, strlen(host) + 1);
+    e.looked_up = now;
+    e.ttl = ttl;
+    for (int i = 0; i < ra->n && e.n < ADDRCACHE_MAX; i++)
+        if (netaddr_from_sockaddr((const struct sockaddr *)&ra->ss[i], ra->len[i], &e.addr[e.n], NULL) == 0)
+            e.n++;
+    char *text = addrcache_format(&e);
+    if (text) {
+        (void)state_write_raw(dir, file, text, strlen(text));
+        free(text);
+    }
+}
+
+int addrcache_resolve(const char *state_dir, const char *relay, const char *host, int ttl_max,
+                      int refresh, struct relay_addrs *out, char *err, size_t errsz)
+{
+    memset(out, 0, sizeof *out);
+    if (!host || !host[0]) {
+        snprintf(err, errsz, "no relay host");
+        return -1;
+    }
+    /* an address (a scoped fe80::1%eth0 too): no lookup, nothing cached */
+    if (lookup(host, AI_NUMERICHOST, out, err, errsz) == 0) {
+        out->origin = ADDR_LITERAL;
+        return 0;
+    }
+    /* /etc/hosts is local: getaddrinfo() answers from it without a query,
+     * and a cache would only hide an edit of it */
+    int cacheable = ttl_max > 0 && state_dir && !etchosts_lookup_file(etchosts_file, host, NULL, 0);
+    char file[160];
+    struct addrcache_entry e;
+    int have = 0;
+    int64_t now = now_wall();
+    if (cacheable && addrcache_file_name(relay ? relay : "", host, file, sizeof file) < 0)
+        cacheable = 0;
+    if (cacheable) {
+        size_t len = 0;
+        char *buf = state_read_raw(state_dir, file, ADDRCACHE_FILE_MAX, &len);
+        if (buf) {
+            have = addrcache_parse(buf, len, host, &e);
+            free(buf);
+        }
+        if (have && !refresh && addrcache_fresh(&e, now, ttl_max)) {
+            from_entry(out, &e, now);
+            out->origin = ADDR_CACHED;
+            log_info("%d address%s of %s from the address cache (looked up %" PRId64
+                     " s ago, kept %d s): no DNS query", out->n, out->n == 1 ? "" : "es",
+                     host, out->age, e.ttl < ttl_max ? e.ttl : ttl_max);
+            return 0;
+        }
+    }
+    if (lookup(host, 0, out, err, errsz) == 0) {
+        out->origin = ADDR_LOOKUP;
+        if (cacheable) {
+            store(state_dir, file, host, ttl_max, out, now);
+            log_info("looked up %s: %d address%s, cached for %d s", host, out->n,
+                     out->n == 1 ? "" : "es", ttl_max);
+        }
+        return 0;
+    }
+    if (have && !refresh) {
+        from_entry(out, &e, now);
+        out->origin = ADDR_STALE;
+        char when[64];
+        if (now >= e.looked_up)
+            snprintf(when, sizeof when, "%" PRId64 " s ago", out->age);
+        else
+            snprintf(when, sizeof when, "at a later clock time (the clock went back)");
+        log_info("%s; using the stale cached address%s (looked up %s)", err,
+                 out->n == 1 ? "" : "es", when);
+        return 0;
+    }
+    return -1;
+}

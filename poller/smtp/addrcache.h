@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+/* addrcache.h — the relay address cache: a relay given by host name is
+ * looked up once per `address-cache` seconds, not on every poll.  On a
+ * dial-up or GSM line every DNS query is a round trip over the line
+ * (150-700 ms), before the first byte of SMTP.
+ *
+ * STATE_DIR/addrs-RELAY-HASH.json (HASH as for the TLS cache: relay name
+ * and host) holds the host, the wall-clock time of the lookup, the TTL it
+ * was stored with and the addresses getaddrinfo() gave, in its order:
+ *   {"host":"mx.example.net","looked_up":1764750000,"ttl":86400,
+ *    "addresses":["192.0.2.25","2001:db8::25"]}
+ * Within the TTL (the smaller of the stored one and the relay's current
+ * address-cache) the addresses are used without any lookup.  Past it, the
+ * name is looked up; when that fails (the link's DNS not working yet, a
+ * time-out) the stale addresses are used and the log says so.  When no
+ * cached address answers, the name is looked up again at once.  TLS
+ * verification is by the configured name (tls-name or host), never by
+ * the address, so a stale address cannot make a wrong server trusted.
+ * An address literal, a name found in /etc/hosts and address-cache = 0
+ * bypass the cache (nothing read, nothing written). */
+#ifndef ETP_ADDRCACHE_H
+#define ETP_ADDRCACHE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "core/netaddr.h"
+
+#define ADDRCACHE_MAX 16                  /* addresses kept per relay */
+#define ADDRCACHE_DEFAULT 86400           /* address-cache default, seconds */
+#define ADDRCACHE_LIMIT (7 * 86400)       /* largest address-cache */
+#define ADDRCACHE_FILE_MAX 8192           /* a larger cache file is ignored */
+
+struct addrcache_entry {
+    char host[256];
+    int64_t looked_up;                    /* wall clock, seconds */
+    int ttl;                              /* seconds it was stored for */
+    int n;
+    struct netaddr addr[ADDRCACHE_MAX];
+};
+
+enum addr_origin {
+    ADDR_LITERAL = 0,   /* host is an address */
+    ADDR_LOOKUP,        /* looked up now (and cached unless off or /etc/hosts) */
+    ADDR_CACHED,        /* from the cache, within its TTL: no lookup */
+    ADDR_STALE,         /* from the cache past its TTL: the lookup failed */
+};
+
+struct relay_addrs {
+    int n;
+    struct sockaddr_storage ss[ADDRCACHE_MAX];   /* port 0; set at connect */
+    socklen_t len[ADDRCACHE_MAX];
+    enum addr_origin origin;
+    int64_t age;                          /* CACHED/STALE: seconds since the lookup */
+};
+
+/* Parse a cache file's bytes (untrusted: anything may be on the disk).
+ * 1 and *e filled when it is a well-formed entry for host (ASCII case
+ * ignored) with at least one valid address (at most ADDRCACHE_MAX are
+ * kept, invalid ones skipped, looked_up > 0, 0 <= ttl <= ADDRCACHE_LIMIT);
+ * else 0 with e->n == 0. */
+int addrcache_parse(const char *buf, size_t len, const char *host, struct addrcache_entry *e);
+/* The entry as JSON text (malloc'd, NUL-terminated), NULL without memory. */
+char *addrcache_format(const struct addrcache_entry *e);
+/* May e be used without a lookup at wall time now under address-cache
+ * ttl_max?  1 when 0 <= now - looked_up < min(e->ttl, ttl_max); a clock
+ * that went back (an unset RTC before NTP) makes it not fresh. */
+int addrcache_fresh(const struct addrcache_entry *e, int64_t now, int ttl_max);
+/* "addrs-" + readable relay name + "-" + 16 hex digits + ".json". */
+int addrcache_file_name(const char *relay, const char *host, char *out, size_t outsize);
+
+/* The addresses to connect to for relay/host: see the file comment.
+ * ttl_max is the relay's address-cache (0: off); refresh forces a lookup
+ * (after the cached addresses did not answer; no stale fallback then).
+ * 0 ok (out filled, n >= 1), -1 with err ("cannot resolve HOST: ..."). */
+int addrcache_resolve(const char *state_dir, const char *relay, const char *host, int ttl_max,
+                      int refresh, struct relay_addrs *out, char *err, size_t errsz);
+/* Same addresses in the same order? */
+int addrcache_same(const struct relay_addrs *a, const struct relay_addrs *b);
+#endif
