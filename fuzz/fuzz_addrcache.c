@@ -21,7 +21,7 @@ static void check_entry(const struct addrcache_entry *e, int r, const char *host
     FZ_CHECK(memchr(e->host, '\0', sizeof e->host) != NULL);
     FZ_CHECK(strcasecmp(e->host, host) == 0);
     FZ_CHECK(e->n >= 1 && e->n <= ADDRCACHE_MAX);
-    FZ_CHECK(e->looked_up > 0);
+    FZ_CHECK(e->looked_up > 0 && e->looked_up <= ADDRCACHE_TIME_MAX);
     FZ_CHECK(e->ttl >= 0 && e->ttl <= ADDRCACHE_LIMIT);
     for (int i = 0; i < e->n; i++)
         FZ_CHECK(e->addr[i].family == AF_INET || e->addr[i].family == AF_INET6);

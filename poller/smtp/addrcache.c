@@ -40,7 +40,7 @@ int addrcache_parse(const char *buf, size_t len, const char *host, struct addrca
     if (!json_object_object_get_ex(root, "looked_up", &v) || !json_object_is_type(v, json_type_int))
         goto out;
     int64_t t = json_object_get_int64(v);
-    if (t <= 0)
+    if (t <= 0 || t > ADDRCACHE_TIME_MAX)
         goto out;
     if (!json_object_object_get_ex(root, "ttl", &v) || !json_object_is_type(v, json_type_int))
         goto out;

@@ -29,6 +29,7 @@
 #define ADDRCACHE_DEFAULT 86400           /* address-cache default, seconds */
 #define ADDRCACHE_LIMIT (7 * 86400)       /* largest address-cache */
 #define ADDRCACHE_FILE_MAX 8192           /* a larger cache file is ignored */
+#define ADDRCACHE_TIME_MAX ((int64_t)1 << 40)   /* a later looked_up is refused (no overflow) */
 
 struct addrcache_entry {
     char host[256];
@@ -56,7 +57,8 @@ struct relay_addrs {
 /* Parse a cache file's bytes (untrusted: anything may be on the disk).
  * 1 and *e filled when it is a well-formed entry for host (ASCII case
  * ignored) with at least one valid address (at most ADDRCACHE_MAX are
- * kept, invalid ones skipped, looked_up > 0, 0 <= ttl <= ADDRCACHE_LIMIT);
+ * kept, invalid ones skipped, 0 < looked_up <= ADDRCACHE_TIME_MAX,
+ * 0 <= ttl <= ADDRCACHE_LIMIT);
  * else 0 with e->n == 0. */
 int addrcache_parse(const char *buf, size_t len, const char *host, struct addrcache_entry *e);
 /* The entry as JSON text (malloc'd, NUL-terminated), NULL without memory. */

@@ -139,6 +139,8 @@ START_TEST(cache_parse_rejects)
         "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[]}",
         "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":60,\"addresses\":[\"mx.example\",1]}",
         "{\"host\":\"mx.example\",\"looked_up\":0,\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":1099511627777,\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
+        "{\"host\":\"mx.example\",\"looked_up\":28000055555555555555555,\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
         "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":-1,\"addresses\":[\"192.0.2.1\"]}",
         "{\"host\":\"mx.example\",\"looked_up\":100,\"ttl\":604801,\"addresses\":[\"192.0.2.1\"]}",
         "{\"host\":\"mx.example\",\"looked_up\":\"100\",\"ttl\":60,\"addresses\":[\"192.0.2.1\"]}",
