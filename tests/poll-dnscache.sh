@@ -108,6 +108,13 @@ check "poll 2 log: addresses from the cache" has "$T/p2.err" 'info: isp: 1 addre
 check "poll 2: ETRN example.test answered 250 by the real relay" \
     bash -c "grep -q '> ETRN example.test' '$T/p2.err' && [ '$(json relays.0.nodes.0.code "$T/state-main/last-poll.json")' = 250 ]"
 
+"$ETRNPOLL" -c "$C" status > "$T/status.out" 2>&1
+check "status shows the cached address and how long it is kept" \
+    has "$T/status.out" '^  relay isp: relay\.test is 127\.0\.0\.2 \(address cache: looked up [0-9]+ s ago, no lookup for [0-9]+ s more\)$'
+"$ETRNPOLL" -c "$C" status --json > "$T/status.json" 2>&1
+check "status --json: addresses.isp.addresses = ['127.0.0.2']" \
+    [ "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["addresses"]["isp"]["addresses"])' "$T/status.json" 2>&1)" = "['127.0.0.2']" ]
+
 # age the cache: looked_up moved back by SECONDS (the file is rewritten in place)
 age() { $PY -c 'import json,sys
 d=json.load(open(sys.argv[1])); d["looked_up"]-=int(sys.argv[2])

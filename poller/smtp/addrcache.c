@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* addrcache.c — the relay address cache (see addrcache.h). */
+#include "conf/config.h"
 #include "smtp/addrcache.h"
 #include "smtp/conn.h"
 #include "core/etchosts.h"
@@ -270,4 +271,68 @@ int addrcache_resolve(const char *state_dir, const char *relay, const char *host
         return 0;
     }
     return -1;
+}
+
+/* The usable entry of relay rc (1), 0 when none. */
+static int status_entry(const struct etp_config *cfg, const struct relay_cfg *rc,
+                        struct addrcache_entry *e)
+{
+    char file[160];
+    struct netaddr na;
+    memset(e, 0, sizeof *e);
+    if (!rc->host || netaddr_parse(rc->host, &na, 0) == 0 ||
+        addrcache_file_name(rc->name, rc->host, file, sizeof file) < 0)
+        return 0;
+    size_t len = 0;
+    char *buf = state_read_raw(cfg->state_dir, file, ADDRCACHE_FILE_MAX, &len);
+    int r = buf ? addrcache_parse(buf, len, rc->host, e) : 0;
+    free(buf);
+    return r;
+}
+
+void addrcache_status(FILE *out, const struct etp_config *cfg)
+{
+    int64_t now = now_wall();
+    for (int i = 0; i < cfg->nrelays; i++) {
+        const struct relay_cfg *rc = &cfg->relays[i];
+        struct addrcache_entry e;
+        char name[80], host[300];
+        if (!rc->host || !status_entry(cfg, rc, &e))
+            continue;
+        printable(name, sizeof name, rc->name, strlen(rc->name));
+        printable(host, sizeof host, rc->host, strlen(rc->host));
+        fprintf(out, "  relay %s: %s is", name, host);
+        for (int k = 0; k < e.n; k++) {
+            char a[INET6_ADDRSTRLEN] = "?";
+            netaddr_format(&e.addr[k], a, sizeof a);
+            fprintf(out, "%s %s", k ? "," : "", a);
+        }
+        int ttl = e.ttl < rc->address_cache ? e.ttl : rc->address_cache;
+        if (addrcache_fresh(&e, now, rc->address_cache))
+            fprintf(out, " (address cache: looked up %" PRId64 " s ago, no lookup for %" PRId64 " s more)\n",
+                    now - e.looked_up, e.looked_up + ttl - now);
+        else if (rc->address_cache)
+            fprintf(out, " (address cache, stale: the next poll looks it up)\n");
+        else
+            fprintf(out, " (address cache not used: address-cache = 0)\n");
+    }
+}
+
+json_object *addrcache_status_json(const struct etp_config *cfg)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return NULL;
+    for (int i = 0; i < cfg->nrelays; i++) {
+        const struct relay_cfg *rc = &cfg->relays[i];
+        struct addrcache_entry e;
+        json_object *v = NULL;
+        if (status_entry(cfg, rc, &e)) {
+            char *t = addrcache_format(&e);
+            v = t ? json_tokener_parse(t) : NULL;
+            free(t);
+        }
+        json_object_object_add(o, rc->name, v);
+    }
+    return o;
 }

@@ -76,6 +76,14 @@ int addrcache_file_name(const char *relay, const char *host, char *out, size_t o
  * 0 ok (out filled, n >= 1), -1 with err ("cannot resolve HOST: ..."). */
 int addrcache_resolve(const char *state_dir, const char *relay, const char *host, int ttl_max,
                       int refresh, struct relay_addrs *out, char *err, size_t errsz);
+/* `status`: one line per relay named by host name (its cached addresses,
+ * when they were looked up, fresh or stale).  stdio and conf types only. */
+#include <stdio.h>
+struct etp_config;
+void addrcache_status(FILE *out, const struct etp_config *cfg);
+/* `status --json`: {"RELAY": {the file's entry} or null, ...} */
+#include <json-c/json.h>
+json_object *addrcache_status_json(const struct etp_config *cfg);
 /* Same addresses in the same order? */
 int addrcache_same(const struct relay_addrs *a, const struct relay_addrs *b);
 #endif
