@@ -12,7 +12,9 @@
 #   3. the cache expired: looked up again, the file refreshed
 #   4. a cached address that does not answer: looked up again at once
 #   5. the cache expired and DNS stopped: the poll works from the stale
-#      cache and says so; without a cache it fails (cannot resolve)
+#      cache and says so; without a cache it fails (cannot resolve); with
+#      a DNS server that never answers the stale address is tried at once
+#      (the poll takes ~1 s, not the resolver's 2 x 6 s)
 #   6. an address-literal relay: no query, no cache file
 #   7. address-cache = 0: a query on every poll, no file
 #   8. dotless host name (own UTS namespace): loading the configuration makes
@@ -148,12 +150,38 @@ check "DNS is down: relay.test no longer resolves" bash -c "! getent hosts relay
 rc=0; "$ETRNPOLL" -c "$C" -v poll --no-hold 2> "$T/p5.err" || rc=$?
 check "poll 5 (DNS down, cache expired): exit $rc = 0" [ $rc = 0 ]
 check "poll 5: the message is delivered (6)" "$LIB/relay.sh" wait-delivered "$RD" 6 60
-check "poll 5 log: lookup failed, stale cache used" has "$T/p5.err" 'info: isp: cannot resolve relay.test: .*; using the stale cached address \(looked up [0-9]+ s ago\)'
+check "poll 5 log: connected to the stale address while looking up" has "$T/p5.err" 'info: isp: the address cache of relay.test expired \(looked up [0-9]+ s ago\): connecting to its cached address while it is looked up again'
+check "poll 5 log: the lookup failed, the stale entry kept" has "$T/p5.err" 'info: isp: cannot resolve relay.test: .*; kept the stale cached address \(looked up [0-9]+ s ago\)'
 check "poll 5 left the stale entry as it was (looked_up $old)" [ "$(lookedup "$F")" = "$old" ]
 rm -f "$F"
 rc=0; "$ETRNPOLL" -c "$C" poll --no-hold 2> "$T/p5b.err" || rc=$?
 check "without a cache and without DNS the poll fails: exit $rc = 75, 'cannot resolve relay.test'" \
     bash -c "[ $rc = 75 ] && grep -q 'cannot resolve relay.test' '$T/p5b.err'"
+
+# --- 5c. DNS that never answers (the link's DNS not up yet): the stale
+# address is tried at once, not after the resolver's 6 s time-out -------------
+$PY -c 'import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],53))
+open(sys.argv[2],"w").write("up")
+while True: s.recv(4096)' $DNS "$T/blackhole.up" &
+BH=$!
+on_exit "kill $BH"
+wait_for 5 test -s "$T/blackhole.up" || true
+printf 'nameserver %s\nsearch test\noptions timeout:6 attempts:1\n' $DNS > /etc/resolv.conf
+printf '{"host":"relay.test","looked_up":%s,"ttl":86400,"addresses":["127.0.0.2"]}' $(( $(date +%s) - 90000 )) > "$F"
+chmod 600 "$F"
+"$LIB/relay.sh" inject "$RD" 1 example.test >/dev/null
+t0=$(date +%s%N)
+rc=0; "$ETRNPOLL" -c "$C" -v poll --no-hold 2> "$T/p5c.err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "poll 5c (DNS silent, cache expired): exit $rc = 0 in $ms ms (< 4000: the resolver's 6 s were not waited for)" \
+    bash -c "[ $rc = 0 ] && [ $ms -lt 4000 ]"
+check "poll 5c: ETRN answered 250, the message delivered (7)" \
+    bash -c "[ '$(json relays.0.nodes.0.code "$T/state-main/last-poll.json")' = 250 ] && '$LIB/relay.sh' wait-delivered '$RD' 7 60 >/dev/null"
+check "poll 5c log: the lookup did not finish, the old entry kept" \
+    bash -c "grep -q 'the lookup of relay.test did not finish: the address cache keeps the old entry' '$T/p5c.err' && [ '$(json addresses.0 "$F")' = 127.0.0.2 ]"
+kill $BH 2>/dev/null; wait $BH 2>/dev/null
+printf 'nameserver %s\nsearch test\noptions timeout:1 attempts:1\n' $DNS > /etc/resolv.conf
 
 if ! "$LIB/pdns.sh" start "$PD" $DNS 53 8081 test > "$T/pdns-start2.log" 2>&1; then
     cat "$T/pdns-start2.log"; bad "PowerDNS restarts"; finish

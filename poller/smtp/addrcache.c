@@ -12,6 +12,9 @@
 #include <json-c/json.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,10 +214,159 @@ static void store(const char *dir, const char *file, const char *host, int ttl,
     }
 }
 
+/* ---- the lookup past the TTL, in a thread ---------------------------------- */
+
+struct addrcache_pending {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int refs;                     /* the lookup thread and the caller */
+    char host[256];
+    char dir[4096], file[160];
+    int ttl;
+    int64_t started;              /* wall clock */
+    int64_t stale_age;
+    int stale_n;
+    int rc;                       /* of lookup() */
+    struct relay_addrs res;
+    char err[256];
+};
+
+static void pending_unref(struct addrcache_pending *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int left = --p->refs;
+    pthread_mutex_unlock(&p->mu);
+    if (left == 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        free(p);
+    }
+}
+
+static void *lookup_thread(void *arg)
+{
+    struct addrcache_pending *p = arg;
+    struct relay_addrs res;
+    char err[256];
+    memset(&res, 0, sizeof res);
+    int rc = lookup(p->host, 0, &res, err, sizeof err);   /* getaddrinfo only: no log, no state */
+    pthread_mutex_lock(&p->mu);
+    p->rc = rc;
+    p->res = res;
+    memcpy(p->err, err, sizeof err);
+    p->done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pending_unref(p);
+    return NULL;
+}
+
+/* Start the lookup; NULL when a thread cannot be had (then the caller looks up itself). */
+static struct addrcache_pending *pending_start(const char *dir, const char *file, const char *host,
+                                               int ttl, int64_t now, int64_t stale_age,
+                                               int stale_n)
+{
+    struct addrcache_pending *p = calloc(1, sizeof *p);
+    if (!p || strlen(host) >= sizeof p->host || strlen(dir) >= sizeof p->dir ||
+        strlen(file) >= sizeof p->file) {
+        free(p);
+        return NULL;
+    }
+    memcpy(p->host, host, strlen(host) + 1);
+    memcpy(p->dir, dir, strlen(dir) + 1);
+    memcpy(p->file, file, strlen(file) + 1);
+    p->ttl = ttl;
+    p->started = now;
+    p->stale_age = stale_age;
+    p->stale_n = stale_n;
+    p->refs = 2;
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&p->cv, &ca) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
+    pthread_condattr_destroy(&ca);
+    /* signals (SIGTERM: etp_abort) stay with the main thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t ta;
+    int ok = pthread_attr_init(&ta) == 0;
+    if (ok) {
+        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&t, &ta, lookup_thread, p) == 0;
+        pthread_attr_destroy(&ta);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int addrcache_collect(struct addrcache_pending **pending, int wait_ms, struct relay_addrs *fresh)
+{
+    struct addrcache_pending *p = pending ? *pending : NULL;
+    if (!p)
+        return -1;
+    *pending = NULL;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (wait_ms < 0)
+        wait_ms = 0;
+    dl.tv_sec += wait_ms / 1000;
+    dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->done && !etp_abort)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) != 0)
+            break;
+    int done = p->done, rc = p->rc;
+    struct relay_addrs res = p->res;
+    char err[256];
+    memcpy(err, p->err, sizeof err);
+    pthread_mutex_unlock(&p->mu);
+    int r;
+    if (!done) {
+        log_info("the lookup of %s did not finish: the address cache keeps the old entry", p->host);
+        r = -1;
+    } else if (rc == 0) {
+        store(p->dir, p->file, p->host, p->ttl, &res, p->started);
+        log_info("looked up %s: %d address%s, cached for %d s", p->host, res.n,
+                 res.n == 1 ? "" : "es", p->ttl);
+        if (fresh)
+            *fresh = res;
+        r = 1;
+    } else {
+        log_info("%s; kept the stale cached address%s (looked up %" PRId64 " s ago)", err,
+                 p->stale_n == 1 ? "" : "es", p->stale_age);
+        r = 0;
+    }
+    pending_unref(p);
+    return r;
+}
+
 int addrcache_resolve(const char *state_dir, const char *relay, const char *host, int ttl_max,
-                      int refresh, struct relay_addrs *out, char *err, size_t errsz)
+                      int refresh, struct relay_addrs *out, char *err, size_t errsz,
+                      struct addrcache_pending **pending)
 {
     memset(out, 0, sizeof *out);
+    if (pending)
+        *pending = NULL;
     if (!host || !host[0]) {
         snprintf(err, errsz, "no relay host");
         return -1;
@@ -246,6 +398,19 @@ int addrcache_resolve(const char *state_dir, const char *relay, const char *host
             log_info("%d address%s of %s from the address cache (looked up %" PRId64
                      " s ago, kept %d s): no DNS query", out->n, out->n == 1 ? "" : "es",
                      host, out->age, e.ttl < ttl_max ? e.ttl : ttl_max);
+            return 0;
+        }
+    }
+    if (have && !refresh && pending) {
+        /* past the TTL: try the stale addresses while DNS answers */
+        *pending = pending_start(state_dir, file, host, ttl_max, now,
+                                 now >= e.looked_up ? now - e.looked_up : 0, e.n);
+        if (*pending) {
+            from_entry(out, &e, now);
+            out->origin = ADDR_REFRESHING;
+            log_info("the address cache of %s expired (looked up %" PRId64 " s ago): connecting to "
+                     "its cached address%s while it is looked up again", host, out->age,
+                     out->n == 1 ? "" : "es");
             return 0;
         }
     }

@@ -11,8 +11,10 @@
  *    "addresses":["192.0.2.25","2001:db8::25"]}
  * Within the TTL (the smaller of the stored one and the relay's current
  * address-cache) the addresses are used without any lookup.  Past it, the
- * name is looked up; when that fails (the link's DNS not working yet, a
- * time-out) the stale addresses are used and the log says so.  When no
+ * stale addresses are tried while the name is looked up in a thread (a
+ * link whose DNS is not working yet costs the resolver's time-out only
+ * when the stale addresses do not answer either); the lookup's result
+ * rewrites the file, a failure is logged and the stale entry kept.  When no
  * cached address answers, the name is looked up again at once.  TLS
  * verification is by the configured name (tls-name or host), never by
  * the address, so a stale address cannot make a wrong server trusted.
@@ -29,6 +31,7 @@
 #define ADDRCACHE_DEFAULT 86400           /* address-cache default, seconds */
 #define ADDRCACHE_LIMIT (7 * 86400)       /* largest address-cache */
 #define ADDRCACHE_FILE_MAX 8192           /* a larger cache file is ignored */
+#define ADDRCACHE_COLLECT_MS 1000        /* session end: wait for a refresh at most this */
 #define ADDRCACHE_TIME_MAX ((int64_t)1 << 40)   /* a later looked_up is refused (no overflow) */
 
 struct addrcache_entry {
@@ -44,6 +47,7 @@ enum addr_origin {
     ADDR_LOOKUP,        /* looked up now (and cached unless off or /etc/hosts) */
     ADDR_CACHED,        /* from the cache, within its TTL: no lookup */
     ADDR_STALE,         /* from the cache past its TTL: the lookup failed */
+    ADDR_REFRESHING,    /* from the cache past its TTL: the lookup still runs */
 };
 
 struct relay_addrs {
@@ -74,8 +78,23 @@ int addrcache_file_name(const char *relay, const char *host, char *out, size_t o
  * ttl_max is the relay's address-cache (0: off); refresh forces a lookup
  * (after the cached addresses did not answer; no stale fallback then).
  * 0 ok (out filled, n >= 1), -1 with err ("cannot resolve HOST: ..."). */
+struct addrcache_pending;
 int addrcache_resolve(const char *state_dir, const char *relay, const char *host, int ttl_max,
-                      int refresh, struct relay_addrs *out, char *err, size_t errsz);
+                      int refresh, struct relay_addrs *out, char *err, size_t errsz,
+                      struct addrcache_pending **pending);
+/* pending (may be NULL: then past the TTL the lookup runs first, as
+ * above): past the TTL the lookup is started in a thread and the stale
+ * addresses are returned at once (origin ADDR_REFRESHING), so the caller
+ * connects while DNS answers, or times out; *pending is then set and must
+ * be given to addrcache_collect() (else NULL).
+ *
+ * addrcache_collect: wait at most wait_ms for that lookup.  On success the
+ * cache is rewritten (on this thread; the lookup thread only calls
+ * getaddrinfo) and fresh (if not NULL) filled: 1.  The lookup failed (the
+ * stale entry stays, logged): 0.  Not done in time: -1, and the lookup is
+ * abandoned (its thread frees its part; the next poll tries again).
+ * *pending is NULL afterwards in every case. */
+int addrcache_collect(struct addrcache_pending **pending, int wait_ms, struct relay_addrs *fresh);
 /* `status`: one line per relay named by host name (its cached addresses,
  * when they were looked up, fresh or stale).  stdio and conf types only. */
 #include <stdio.h>

@@ -253,19 +253,27 @@ int session_open(struct session *s, int64_t deadline_ms)
     log_info("connecting to %s port %d (%s)", rc->host, port, tls_mode_name(rc->tls));
     struct relay_addrs ra;
     char err[sizeof s->c.err];
+    if (s->addr_pending)          /* a reconnect: take the refresh if it is there */
+        (void)addrcache_collect(&s->addr_pending, 0, NULL);
     if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 0, &ra, err,
-                          sizeof err) < 0) {
+                          sizeof err, &s->addr_pending) < 0) {
         relay_fail(s->rep, "connect", EX_TEMPFAIL, err);
         session_drop(s);
         return -1;
     }
     int r = conn_open_addrs(&s->c, rc->host, &ra, port, tmo(s, rc->to.connect));
-    if (r < 0 && ra.origin == ADDR_CACHED && !etp_abort && tmo(s, rc->to.connect) > 0) {
+    if (r < 0 && ra.origin == ADDR_REFRESHING && !etp_abort && tmo(s, rc->to.connect) > 0) {
+        /* the stale addresses did not answer: wait for the lookup */
+        struct relay_addrs fresh;
+        if (addrcache_collect(&s->addr_pending, tmo(s, rc->to.connect) * 1000, &fresh) == 1 &&
+            !addrcache_same(&fresh, &ra))
+            r = conn_open_addrs(&s->c, rc->host, &fresh, port, tmo(s, rc->to.connect));
+    } else if (r < 0 && ra.origin == ADDR_CACHED && !etp_abort && tmo(s, rc->to.connect) > 0) {
         /* the relay may have moved within the cache's TTL: ask DNS now */
         struct relay_addrs fresh;
         log_info("no cached address of %s answered: looking it up again", rc->host);
         if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 1, &fresh,
-                              err, sizeof err) == 0 && !addrcache_same(&fresh, &ra))
+                              err, sizeof err, NULL) == 0 && !addrcache_same(&fresh, &ra))
             r = conn_open_addrs(&s->c, rc->host, &fresh, port, tmo(s, rc->to.connect));
     }
     if (r < 0) {
@@ -444,6 +452,8 @@ void session_free(struct session *s)
         return;
     if (s->c.fd >= 0)
         session_quit(s, SESSION_QUIT_SHORT_MS);
+    if (s->addr_pending)          /* after QUIT: off the path to the ETRN reply */
+        (void)addrcache_collect(&s->addr_pending, ADDRCACHE_COLLECT_MS, NULL);
     if (s->tls_resume) {
         char cache[128];
         tls_cache_name(s->rc, cache, sizeof cache);

@@ -254,19 +254,19 @@ START_TEST(resolve_order)
 
     /* an address literal: no cache file at all */
     cache_path("lit", "192.0.2.1");
-    ck_assert_int_eq(addrcache_resolve(dir, "lit", "192.0.2.1", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "lit", "192.0.2.1", 3600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_LITERAL);
     ck_assert_int_eq(ra.n, 1);
     addr_is(&ra, 0, "192.0.2.1");
     ck_assert(!exists(cachef));
-    ck_assert_int_eq(addrcache_resolve(dir, "lit6", "2001:db8::1", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "lit6", "2001:db8::1", 3600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_LITERAL);
 
     /* within the TTL: the cached address, no lookup (the name does not
      * resolve, so a lookup would have ended in the stale fallback) */
     cache_path("mx", "cached.invalid");
     write_cache("cached.invalid", now_wall() - 100, 3600, "192.0.2.50");
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_CACHED);
     ck_assert_int_eq(ra.n, 1);
     addr_is(&ra, 0, "192.0.2.50");
@@ -274,25 +274,25 @@ START_TEST(resolve_order)
 
     /* past it: the lookup fails, the stale address is used */
     write_cache("cached.invalid", now_wall() - 4000, 3600, "192.0.2.51");
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_STALE);
     addr_is(&ra, 0, "192.0.2.51");
     /* a forced refresh (the cached addresses did not answer) has no fallback */
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 1, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 1, &ra, err, sizeof err, NULL), -1);
     ck_assert_ptr_nonnull(strstr(err, "cannot resolve cached.invalid"));
     /* a cache of another host (the relay's host changed) is not used */
     write_cache("old.invalid", now_wall() - 10, 3600, "192.0.2.52");
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, NULL), -1);
     /* address-cache = 0: the file is neither used nor written */
     write_cache("cached.invalid", now_wall() - 10, 3600, "192.0.2.53");
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 0, 0, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 0, 0, &ra, err, sizeof err, NULL), -1);
 
     /* a successful lookup is stored ("localhost" resolves locally and is
      * not in the test's hosts file) */
     cache_path("lo", "localhost");
     write_cache("localhost", now_wall() - 90000, 86400, "192.0.2.60");
     int64_t before = now_wall();
-    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_LOOKUP);
     size_t len;
     char *text = read_small_file(cachef, 65536, &len);
@@ -305,17 +305,54 @@ START_TEST(resolve_order)
     ck_assert_int_eq(e.n, ra.n);
     ck_assert(strstr(cachef, "/addrs-lo-") != NULL);
     /* and used on the next call */
-    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err), 0);
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err, NULL), 0);
     ck_assert_int_eq(ra.origin, ADDR_CACHED);
+
+    /* past the TTL with a pending lookup: the stale address at once, the
+     * lookup in a thread; collected, it rewrites the file */
+    struct addrcache_pending *pend = NULL;
+    write_cache("localhost", now_wall() - 90000, 600, "192.0.2.61");
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err, &pend), 0);
+    ck_assert_int_eq(ra.origin, ADDR_REFRESHING);
+    ck_assert_ptr_nonnull(pend);
+    addr_is(&ra, 0, "192.0.2.61");
+    struct relay_addrs fresh;
+    ck_assert_int_eq(addrcache_collect(&pend, 10000, &fresh), 1);
+    ck_assert_ptr_null(pend);
+    ck_assert_int_ge(fresh.n, 1);
+    text = read_small_file(cachef, 65536, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(addrcache_parse(text, len, "localhost", &e), 1);
+    free(text);
+    ck_assert(e.looked_up >= before);
+    ck_assert_int_eq(addrcache_fresh(&e, now_wall(), 600), 1);
+    /* within the TTL nothing is started */
+    ck_assert_int_eq(addrcache_resolve(dir, "lo", "localhost", 600, 0, &ra, err, sizeof err, &pend), 0);
+    ck_assert_int_eq(ra.origin, ADDR_CACHED);
+    ck_assert_ptr_null(pend);
+    /* a failing refresh keeps the stale entry */
+    cache_path("mx", "cached.invalid");
+    int64_t old = now_wall() - 5000;
+    write_cache("cached.invalid", old, 3600, "192.0.2.54");
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, &pend), 0);
+    ck_assert_int_eq(ra.origin, ADDR_REFRESHING);
+    ck_assert_int_eq(addrcache_collect(&pend, 10000, NULL), 0);
+    text = read_small_file(cachef, 65536, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(addrcache_parse(text, len, "cached.invalid", &e), 1);
+    free(text);
+    ck_assert_int_eq(e.looked_up, old);
+    /* collecting nothing */
+    ck_assert_int_eq(addrcache_collect(&pend, 0, NULL), -1);
 
     /* a name in /etc/hosts (the test's file; getaddrinfo reads the real
      * one, where it is not) bypasses the cache: a fresh entry is not used,
      * there is no stale fallback, and nothing is written */
     cache_path("pin", "pinned.example");
-    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err, NULL), -1);
     ck_assert(!exists(cachef));
     write_cache("pinned.example", now_wall() - 10, 3600, "192.0.2.70");
-    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "pin", "pinned.example", 3600, 0, &ra, err, sizeof err, NULL), -1);
 
     /* a planted link is never read through */
     cache_path("mx", "cached.invalid");
@@ -328,7 +365,7 @@ START_TEST(resolve_order)
             (long long)now_wall());
     fclose(f);
     ck_assert_int_eq(symlink(target, cachef), 0);
-    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err), -1);
+    ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, NULL), -1);
 
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
