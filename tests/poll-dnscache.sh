@@ -10,7 +10,8 @@
 #   1. first poll of relay.test: DNS queried, addrs-isp-*.json written
 #   2. second poll within the TTL: zero DNS queries, mail still delivered
 #   3. the cache expired: looked up again, the file refreshed
-#   4. a cached address that does not answer: looked up again at once
+#   4. a cached address that does not answer: looked up again at once;
+#      one with another name's certificate: refused (76), entry removed
 #   5. the cache expired and DNS stopped: the poll works from the stale
 #      cache and says so; without a cache it fails (cannot resolve); with
 #      a DNS server that never answers the stale address is tried at once
@@ -140,6 +141,30 @@ check "poll 4 (cached 127.0.0.9 refuses): exit $rc = 0" [ $rc = 0 ]
 check "poll 4 log: the cached address failed, looked up again" has "$T/p4.err" 'no cached address of relay.test answered: looking it up again'
 check "poll 4 asked DNS ($dq queries) and stored 127.0.0.2 again" \
     bash -c "[ $dq -ge 1 ] && [ '$(json addresses.0 "$F")' = 127.0.0.2 ]"
+
+# --- 4b. a cached address now serving another name's certificate ------------
+# (the scripted relay on 127.0.0.4:25 with the CA's certificate for 127.0.0.2,
+# not relay.test): refused, never trusted; the entry is removed, the next
+# poll looks the name up
+if fake_run wrong 127.0.0.4 25 normal 60 --tls-cert "$RD/ca/127.0.0.2.pem" \
+        --tls-key "$RD/ca/127.0.0.2.key" --user etrn@relay.test --password "$(cat "$RD/password")"; then
+    $PY -c 'import json,sys,time
+d=json.load(open(sys.argv[1])); d["addresses"]=["127.0.0.4"]; d["looked_up"]=int(time.time())
+open(sys.argv[1],"w").write(json.dumps(d))' "$F"
+    poll "$C" "$T/p4b.err"
+    check "poll 4b (cached 127.0.0.4 has another certificate): exit $rc = 76, no DNS query ($dq)" \
+        bash -c "[ $rc = 76 ] && [ $dq = 0 ]"
+    check "poll 4b: no ETRN sent to the wrong server" hasnot "$FTRANS" 'ETRN'
+    check "poll 4b log: the cache entry is removed" has "$T/p4b.err" 'the certificate was refused on a cached address of relay.test: its address cache is removed'
+    check "poll 4b removed the cache file" [ ! -e "$F" ]
+    poll "$C" "$T/p4c.err"
+    check "poll 4c: looked up again ($dq queries), exit $rc = 0, 127.0.0.2 cached" \
+        bash -c "[ $rc = 0 ] && [ $dq -ge 1 ] && [ -e '$F' ]"
+    check "poll 4c: the cache holds 127.0.0.2 again" [ "$(json addresses.0 "$F")" = 127.0.0.2 ]
+    kill "$FPID" 2>/dev/null
+else
+    bad "the scripted relay starts on 127.0.0.4:25"
+fi
 
 # --- 5. DNS down and the cache expired: the stale addresses ---------------------------
 age "$F" 90000

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,17 @@ static void store(const char *dir, const char *file, const char *host, int ttl,
         (void)state_write_raw(dir, file, text, strlen(text));
         free(text);
     }
+}
+
+void addrcache_forget(const char *state_dir, const char *relay, const char *host)
+{
+    char file[160], path[4400];
+    if (!state_dir || !host || addrcache_file_name(relay ? relay : "", host, file, sizeof file) < 0 ||
+        snprintf(path, sizeof path, "%s/%s", state_dir, file) >= (int)sizeof path)
+        return;
+    if (unlink(path) == 0)       /* never follows a link */
+        log_info("the certificate was refused on a cached address of %s: its address cache is "
+                 "removed, the next connection looks it up", host);
 }
 
 /* ---- the lookup past the TTL, in a thread ---------------------------------- */

@@ -103,6 +103,10 @@ void addrcache_status(FILE *out, const struct etp_config *cfg);
 /* `status --json`: {"RELAY": {the file's entry} or null, ...} */
 #include <json-c/json.h>
 json_object *addrcache_status_json(const struct etp_config *cfg);
+/* Forget relay/host's cached addresses (their certificate was refused:
+ * someone else's address now, worthless even as a fallback): the next
+ * connection looks the name up first.  Logged when a file was removed. */
+void addrcache_forget(const char *state_dir, const char *relay, const char *host);
 /* Same addresses in the same order? */
 int addrcache_same(const struct relay_addrs *a, const struct relay_addrs *b);
 #endif

@@ -283,6 +283,11 @@ int session_open(struct session *s, int64_t deadline_ms)
     }
     (void)sscanf(s->c.peer, "[%45[^]]", s->rep->peer);   /* the hold trusts this address */
     if (open_dialogue(s) < 0) {
+        /* a refused certificate on a cached address: it may be someone
+         * else's now (verification is by name, so nothing was trusted) */
+        if (ra.origin != ADDR_LITERAL && ra.origin != ADDR_LOOKUP &&
+            strcmp(s->rep->stage, "tls") == 0 && s->rep->exit == EX_PROTOCOL)
+            addrcache_forget(s->cfg->state_dir, rc->name, rc->host);
         session_quit(s, (int64_t)rc->to.quit * 1000);
         return -1;
     }

@@ -366,6 +366,13 @@ START_TEST(resolve_order)
     fclose(f);
     ck_assert_int_eq(symlink(target, cachef), 0);
     ck_assert_int_eq(addrcache_resolve(dir, "mx", "cached.invalid", 3600, 0, &ra, err, sizeof err, NULL), -1);
+    /* forgetting removes the link, never its target */
+    addrcache_forget(dir, "mx", "cached.invalid");
+    ck_assert(!exists(cachef));
+    ck_assert(exists(target));
+    write_cache("cached.invalid", now_wall(), 3600, "192.0.2.55");
+    addrcache_forget(dir, "mx", "cached.invalid");
+    ck_assert(!exists(cachef));
 
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
