@@ -9,7 +9,8 @@
 # udp-queries / tcp-queries) around every step:
 #   1. first poll of relay.test: DNS queried, addrs-isp-*.json written
 #   2. second poll within the TTL: zero DNS queries, mail still delivered
-#   3. the cache expired: looked up again, the file refreshed
+#   3. the cache expired: the stale address used while it is looked up
+#      again; the file refreshed, kept for the record's TTL (3600 s)
 #   4. a cached address that does not answer: looked up again at once;
 #      one with another name's certificate: refused (76), entry removed
 #   5. the cache expired and DNS stopped: the poll works from the stale
@@ -131,6 +132,10 @@ poll "$C" "$T/p3.err"
 check "poll 3 (cache expired): exit $rc = 0" [ $rc = 0 ]
 check "poll 3 asked DNS again ($dq queries)" [ "$dq" -ge 1 ]
 check "poll 3 refreshed the cache (looked_up $old -> $(lookedup "$F"))" [ "$(lookedup "$F")" -gt $((old + 80000)) ]
+check "poll 3 cached it for the record's TTL: 3600 s (pdns.sh's relay.test A), below address-cache 86400" \
+    [ "$(json ttl "$F")" = 3600 ]
+check "poll 3 log: connected to the stale address while looking it up, then cached for the record's TTL" \
+    bash -c "grep -q 'connecting to its cached address while it is looked up again' '$T/p3.err' && grep -q 'looked up relay.test: 1 address, cached for 3600 s (the record.s TTL)' '$T/p3.err'"
 
 # --- 4. a cached address that does not answer: looked up again at once -------------
 $PY -c 'import json,sys,time

@@ -8,6 +8,8 @@
 #include "core/state.h"
 #include "core/util.h"
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <resolv.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <netdb.h>
@@ -112,6 +114,44 @@ char *addrcache_format(const struct addrcache_entry *e)
     }
     json_object_put(root);
     return text;
+}
+
+int addrcache_answer_ttl(const unsigned char *msg, size_t len)
+{
+    if (!msg || len < NS_HFIXEDSZ || len > 65535)
+        return -1;
+    const unsigned char *end = msg + len, *p = msg + NS_HFIXEDSZ;
+    if (!(msg[2] & 0x80) || (msg[3] & 0x0f) != 0)   /* not a response, or an error */
+        return -1;
+    unsigned qd = (unsigned)(msg[4] << 8 | msg[5]);
+    unsigned an = (unsigned)(msg[6] << 8 | msg[7]);
+    for (unsigned i = 0; i < qd; i++) {
+        int n = dn_skipname(p, end);
+        if (n < 0 || end - (p + n) < NS_QFIXEDSZ)
+            return -1;
+        p += n + NS_QFIXEDSZ;
+    }
+    long long min = -1;
+    for (unsigned i = 0; i < an; i++) {
+        int n = dn_skipname(p, end);
+        if (n < 0 || end - (p + n) < NS_RRFIXEDSZ)
+            return -1;
+        p += n;
+        unsigned type = (unsigned)(p[0] << 8 | p[1]);
+        unsigned cls = (unsigned)(p[2] << 8 | p[3]);
+        uint32_t ttl = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+        unsigned rdlen = (unsigned)(p[8] << 8 | p[9]);
+        p += NS_RRFIXEDSZ;
+        if ((size_t)(end - p) < rdlen)
+            return -1;
+        p += rdlen;
+        if (cls != ns_c_in || (type != ns_t_a && type != ns_t_aaaa && type != ns_t_cname))
+            continue;
+        long long t = ttl > 0x7fffffffu ? 0 : (long long)ttl;
+        if (min < 0 || t < min)
+            min = t;
+    }
+    return min > INT32_MAX ? INT32_MAX : (int)min;
 }
 
 int addrcache_fresh(const struct addrcache_entry *e, int64_t now, int ttl_max)
@@ -239,7 +279,8 @@ struct addrcache_pending {
     int64_t started;              /* wall clock */
     int64_t stale_age;
     int stale_n;
-    int rc;                       /* of lookup() */
+    int rc;
+    int rec_ttl;                  /* the A (else AAAA) record's TTL, -1 unknown */                       /* of lookup() */
     struct relay_addrs res;
     char err[256];
 };
@@ -262,9 +303,23 @@ static void *lookup_thread(void *arg)
     struct relay_addrs res;
     char err[256];
     memset(&res, 0, sizeof res);
-    int rc = lookup(p->host, 0, &res, err, sizeof err);   /* getaddrinfo only: no log, no state */
+    int rc = lookup(p->host, 0, &res, err, sizeof err);   /* no log, no state here */
+    int rec_ttl = -1;
+    if (rc == 0) {
+        /* the record's TTL: one more query, but off the path (the stale
+         * addresses are in use); getaddrinfo() gives none.  res_query
+         * uses a per-thread resolver state (glibc, musl). */
+        unsigned char ans[4096];
+        int n = res_query(p->host, ns_c_in, ns_t_a, ans, sizeof ans);
+        rec_ttl = n > 0 ? addrcache_answer_ttl(ans, (size_t)n) : -1;
+        if (rec_ttl < 0) {
+            n = res_query(p->host, ns_c_in, ns_t_aaaa, ans, sizeof ans);
+            rec_ttl = n > 0 ? addrcache_answer_ttl(ans, (size_t)n) : -1;
+        }
+    }
     pthread_mutex_lock(&p->mu);
     p->rc = rc;
+    p->rec_ttl = rec_ttl;
     p->res = res;
     memcpy(p->err, err, sizeof err);
     p->done = 1;
@@ -347,7 +402,7 @@ int addrcache_collect(struct addrcache_pending **pending, int wait_ms, struct re
     while (!p->done && !etp_abort)
         if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) != 0)
             break;
-    int done = p->done, rc = p->rc;
+    int done = p->done, rc = p->rc, rec_ttl = p->rec_ttl;
     struct relay_addrs res = p->res;
     char err[256];
     memcpy(err, p->err, sizeof err);
@@ -357,9 +412,10 @@ int addrcache_collect(struct addrcache_pending **pending, int wait_ms, struct re
         log_info("the lookup of %s did not finish: the address cache keeps the old entry", p->host);
         r = -1;
     } else if (rc == 0) {
-        store(p->dir, p->file, p->host, p->ttl, &res, p->started);
-        log_info("looked up %s: %d address%s, cached for %d s", p->host, res.n,
-                 res.n == 1 ? "" : "es", p->ttl);
+        int ttl = rec_ttl >= 0 && rec_ttl < p->ttl ? rec_ttl : p->ttl;
+        store(p->dir, p->file, p->host, ttl, &res, p->started);
+        log_info("looked up %s: %d address%s, cached for %d s%s", p->host, res.n,
+                 res.n == 1 ? "" : "es", ttl, ttl < p->ttl ? " (the record's TTL)" : "");
         if (fresh)
             *fresh = res;
         r = 1;

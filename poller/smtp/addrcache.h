@@ -65,6 +65,11 @@ struct relay_addrs {
  * 0 <= ttl <= ADDRCACHE_LIMIT);
  * else 0 with e->n == 0. */
 int addrcache_parse(const char *buf, size_t len, const char *host, struct addrcache_entry *e);
+/* The TTL of a DNS answer (untrusted bytes from the resolver): the smallest
+ * TTL of the answer section's class-IN A, AAAA and CNAME records (a TTL
+ * above 2^31-1 counts as 0, RFC 2181 8); -1 when msg is not a NOERROR
+ * response with one, or is malformed.  Bounded by len (at most 65535). */
+int addrcache_answer_ttl(const unsigned char *msg, size_t len);
 /* The entry as JSON text (malloc'd, NUL-terminated), NULL without memory. */
 char *addrcache_format(const struct addrcache_entry *e);
 /* May e be used without a lookup at wall time now under address-cache

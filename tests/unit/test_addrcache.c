@@ -195,6 +195,58 @@ START_TEST(cache_expiry)
 }
 END_TEST
 
+/* ---- the record's TTL ------------------------------------------------------- */
+
+/* A response for relay.example A IN with the given answers (owner: a
+ * pointer to the question's name). */
+struct rr { unsigned type, cls; uint32_t ttl; unsigned rdlen; };
+static size_t answer(unsigned char *m, unsigned flags, const struct rr *rr, int n)
+{
+    static const unsigned char q[] = "\5relay\7example\0\0\1\0\1";
+    size_t l = 0;
+    m[l++] = 0x12; m[l++] = 0x34;
+    m[l++] = (unsigned char)(flags >> 8); m[l++] = (unsigned char)flags;
+    m[l++] = 0; m[l++] = 1;
+    m[l++] = 0; m[l++] = (unsigned char)n;
+    memset(m + l, 0, 4); l += 4;
+    memcpy(m + l, q, sizeof q - 1); l += sizeof q - 1;
+    for (int i = 0; i < n; i++) {
+        m[l++] = 0xc0; m[l++] = 12;
+        m[l++] = (unsigned char)(rr[i].type >> 8); m[l++] = (unsigned char)rr[i].type;
+        m[l++] = (unsigned char)(rr[i].cls >> 8); m[l++] = (unsigned char)rr[i].cls;
+        for (int k = 3; k >= 0; k--)
+            m[l++] = (unsigned char)(rr[i].ttl >> (8 * k));
+        m[l++] = 0; m[l++] = (unsigned char)rr[i].rdlen;
+        memset(m + l, 7, rr[i].rdlen); l += rr[i].rdlen;
+    }
+    return l;
+}
+
+START_TEST(record_ttl)
+{
+    unsigned char m[1024];
+    struct rr two_a[] = { { 1, 1, 3600, 4 }, { 1, 1, 300, 4 } };
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, two_a, 2)), 300);
+    struct rr cname[] = { { 5, 1, 60, 2 }, { 1, 1, 3600, 4 } };
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, cname, 2)), 60);
+    struct rr others[] = { { 16, 1, 5, 3 }, { 1, 3, 7, 4 }, { 28, 1, 900, 16 } };  /* TXT, class CH */
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, others, 3)), 900);
+    struct rr huge[] = { { 1, 1, 0x80000000u, 4 } };                          /* RFC 2181 8 */
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, huge, 1)), 0);
+    struct rr max[] = { { 1, 1, 0x7fffffffu, 4 } };
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, max, 1)), 0x7fffffff);
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8180, NULL, 0)), -1);    /* no answer */
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x8183, two_a, 2)), -1);   /* NXDOMAIN */
+    ck_assert_int_eq(addrcache_answer_ttl(m, answer(m, 0x0100, two_a, 2)), -1);   /* a query */
+    size_t l = answer(m, 0x8180, two_a, 2);
+    for (size_t cut = 0; cut < l; cut++)                                         /* every truncation */
+        ck_assert_msg(addrcache_answer_ttl(m, cut) == -1, "cut at %zu accepted", cut);
+    ck_assert_int_eq(addrcache_answer_ttl(m, l), 300);
+    m[l - 5] = 40;                                                               /* rdlen past the end */
+    ck_assert_int_eq(addrcache_answer_ttl(m, l), -1);
+}
+END_TEST
+
 /* ---- resolving with a state dir --------------------------------------------- */
 
 static char dir[128], hostsf[160], cachef[300];
@@ -381,4 +433,4 @@ START_TEST(resolve_order)
 END_TEST
 
 UNIT_MAIN("addrcache", hosts_lookup, ehlo_order, cache_format_parse, cache_parse_rejects, cache_expiry,
-          resolve_order)
+          record_ttl, resolve_order)
