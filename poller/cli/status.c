@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "ddns/ddns.h"
 #include "hold/hold.h"
+#include "smtp/addrcache.h"
 #include "core/state.h"
 #include "core/util.h"
 #include <stdio.h>
@@ -95,14 +96,17 @@ static const struct status_part {
     const char *file;             /* state file under state-dir */
     const char *key;              /* member of the --json object */
     void (*text)(FILE *, const struct etp_config *);
+    json_object *(*json)(const struct etp_config *);   /* instead of file (one file per relay) */
 } parts[] = {
-    { "last-poll.json", "last_poll", poll_status },
-    { "learned.json", "learned", learn_part },
-    { "ddns.json", "ddns", ddns_part },
-    { "hold.json", "hold", hold_part },
+    { "last-poll.json", "last_poll", poll_status, NULL },
+    { "learned.json", "learned", learn_part, NULL },
+    { NULL, "addresses", addrcache_status, addrcache_status_json },
+    { "ddns.json", "ddns", ddns_part, NULL },
+    { "hold.json", "hold", hold_part, NULL },
 };
 
-/* --json: one object {"version":1, "last_poll":…, "ddns":…, "hold":…};
+/* --json: one object {"version":2, "last_poll":…, "learned":…, "addresses":…,
+ * "ddns":…, "hold":…};
  * a missing or unreadable file is null.  json-c escapes control characters
  * in strings, so the output is valid JSON whatever the files hold. */
 static int status_json(FILE *out, const struct etp_config *cfg)
@@ -112,7 +116,8 @@ static int status_json(FILE *out, const struct etp_config *cfg)
         return EX_OSERR;
     json_object_object_add(o, "version", json_object_new_int(2));
     for (size_t i = 0; i < ETP_ARRAY_LEN(parts); i++)
-        json_object_object_add(o, parts[i].key, state_read_json(cfg->state_dir, parts[i].file));
+        json_object_object_add(o, parts[i].key, parts[i].json ? parts[i].json(cfg)
+                               : state_read_json(cfg->state_dir, parts[i].file));
     fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
     json_object_put(o);
     return 0;

@@ -3,8 +3,10 @@
  * generated from conf/schema.tab). */
 #include "conf/config.h"
 #include "conf/quote.h"
+#include "conf/ehlo.h"
 #include "core/priv.h"
 #include "smtp/conn.h"
+#include "smtp/addrcache.h"
 #include <gnutls/crypto.h>
 #include "core/log.h"
 #include "core/util.h"
@@ -199,24 +201,12 @@ static void timeouts_read(cfg_t *sec, struct timeouts *t, const struct timeouts 
     }
 }
 
-static char *default_ehlo_name(void)
+/* The default EHLO name from local data only (conf/ehlo.c): never a DNS
+ * query, which would be a round trip over the line on every config load. */
+static char *default_ehlo_name(cfg_t *cfg)
 {
-    char host[256];
-    if (gethostname(host, sizeof host - 1) < 0)
-        return sdup("localhost");
-    host[sizeof host - 1] = '\0';
-    if (strchr(host, '.'))
-        return sdup(host);
-    struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
-        strchr(res->ai_canonname, '.')) {
-        char *s = sdup(res->ai_canonname);
-        freeaddrinfo(res);
-        return s;
-    }
-    if (res)
-        freeaddrinfo(res);
-    return sdup(host);
+    cfg_t *d = cfg_size(cfg, "ddns") > 0 ? cfg_getnsec(cfg, "ddns", 0) : NULL;
+    return ehlo_default(d ? cfg_getstr(d, "hostname") : NULL);
 }
 
 /* ---- sections -------------------------------------------------------- */
@@ -305,6 +295,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
                    r->nodes[i], why);
     }
     r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
+    r->address_cache = getint(s, "address-cache", 0, ADDRCACHE_LIMIT, eb, file, r->line);
     timeouts_read(s, &r->to, dto, eb, file);
     relay_digest(s, r);
 }
@@ -341,7 +332,7 @@ static int load(cfg_t *cfg, int rc, const char *name, struct etp_config *c, char
     }
 
     const char *e = cfg_getstr(cfg, "ehlo-name");
-    c->ehlo_name = (e && *e) ? sdup(e) : default_ehlo_name();
+    c->ehlo_name = (e && *e) ? sdup(e) : default_ehlo_name(cfg);
     for (const char *p = c->ehlo_name; p && *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
             char pr[300];

@@ -51,6 +51,7 @@ struct relay_cfg {
     char *nodes[CFG_MAX_NODES];   /* ETRN arguments: domain, @domain, #queue, [literal] */
     int nnodes;
     int max_etrn_per_session;     /* 0 = unlimited; reconnect after this many */
+    int address_cache;            /* seconds host's addresses are reused; 0 = off */
     struct timeouts to;
     char digest[33];              /* hash of the section as written (learned state resets on change) */
 };

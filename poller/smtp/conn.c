@@ -30,13 +30,13 @@ static void seterr(struct conn *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static int connect_one(struct conn *c, const struct addrinfo *ai, int timeout_s)
+static int connect_one(const struct sockaddr *sa, socklen_t salen, int timeout_s)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+    if (connect(fd, sa, salen) < 0) {
         if (errno != EINPROGRESS) {
             int e = errno;
             close(fd);
@@ -63,38 +63,37 @@ static int connect_one(struct conn *c, const struct addrinfo *ai, int timeout_s)
     return fd;
 }
 
-int conn_open(struct conn *c, const char *host, int port, int timeout_s)
+int conn_open_addrs(struct conn *c, const char *host, const struct relay_addrs *ra, int port,
+                    int timeout_s)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
-    char ports[8];
-    snprintf(ports, sizeof ports, "%d", port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host, ports, &hints, &res);
-    if (gai != 0) {
-        seterr(c, "cannot resolve %s: %s", host, gai_strerror(gai));
-        return -1;
-    }
     char tried[200] = "";
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    for (int i = 0; i < ra->n && i < ADDRCACHE_MAX; i++) {
+        struct sockaddr_storage ss = ra->ss[i];
+        socklen_t sl = ra->len[i];
         char addr[INET6_ADDRSTRLEN] = "?";
-        void *sa = ai->ai_family == AF_INET6
-            ? (void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-            : (void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        inet_ntop(ai->ai_family, sa, addr, sizeof addr);
-        int fd = connect_one(c, ai, timeout_s);
+        if (ss.ss_family == AF_INET6 && sl >= sizeof(struct sockaddr_in6)) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            s6->sin6_port = htons((uint16_t)port);
+            inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+        } else if (ss.ss_family == AF_INET && sl >= sizeof(struct sockaddr_in)) {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            s4->sin_port = htons((uint16_t)port);
+            inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+        } else {
+            continue;
+        }
+        int fd = connect_one((const struct sockaddr *)&ss, sl, timeout_s);
         if (etp_abort) {
             if (fd >= 0)
                 close(fd);
             seterr(c, "aborted");
-            freeaddrinfo(res);
             return -1;
         }
         if (fd >= 0) {
             c->fd = fd;
             snprintf(c->peer, sizeof c->peer, "[%s]:%d", addr, port);
-            freeaddrinfo(res);
             return 0;
         }
         log_info("connect to [%s]:%d failed: %s", addr, port, strerror(errno));
@@ -102,7 +101,6 @@ int conn_open(struct conn *c, const char *host, int port, int timeout_s)
         snprintf(tried + tl, sizeof tried - tl, "%s[%s]:%d: %s", tl ? "; " : "", addr, port,
                  strerror(errno));
     }
-    freeaddrinfo(res);
     seterr(c, "cannot connect to %s: %s", host, tried[0] ? tried : "no address");
     return -1;
 }
@@ -629,7 +627,8 @@ int conn_read_greeting(struct conn *c, struct smtp_reply *r, int timeout_s, int 
     return conn_read_reply(c, r, timeout_s);
 }
 
-int conn_tls_cache_name(const char *relay, const char *host, char *out, size_t outsize)
+int conn_state_file_name(const char *prefix, const char *relay, const char *host,
+                         const char *suffix, char *out, size_t outsize)
 {
     unsigned char dig[32];
     gnutls_datum_t parts[2] = { { (unsigned char *)relay, (unsigned)strlen(relay) },
@@ -646,7 +645,12 @@ int conn_tls_cache_name(const char *relay, const char *host, char *out, size_t o
     for (const char *p = relay; *p && n < sizeof readable - 1; p++)
         readable[n++] = (isalnum((unsigned char)*p) || *p == '.' || *p == '-') ? *p : '_';
     readable[n] = '\0';
-    int w = snprintf(out, outsize, "tls-%s-%02x%02x%02x%02x%02x%02x%02x%02x.session", readable,
-                     dig[0], dig[1], dig[2], dig[3], dig[4], dig[5], dig[6], dig[7]);
+    int w = snprintf(out, outsize, "%s%s-%02x%02x%02x%02x%02x%02x%02x%02x%s", prefix, readable,
+                     dig[0], dig[1], dig[2], dig[3], dig[4], dig[5], dig[6], dig[7], suffix);
     return w > 0 && (size_t)w < outsize ? 0 : -1;
+}
+
+int conn_tls_cache_name(const char *relay, const char *host, char *out, size_t outsize)
+{
+    return conn_state_file_name("tls-", relay, host, ".session", out, outsize);
 }

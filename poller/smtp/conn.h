@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <gnutls/gnutls.h>
 #include "smtp/reply.h"
+#include "smtp/addrcache.h"
 #include "conf/config.h"
 
 #define CONN_BUF 4096
@@ -38,9 +39,12 @@ struct conn {
 #define TLS_PRIORITY      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%PROFILE_MEDIUM"
 #define TLS_PRIORITY_WEAK "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%PROFILE_LOW"
 
-/* Connect to host:port trying every getaddrinfo address (v6 and v4) until
- * one works, each attempt bounded by timeout_s.  0 ok, -1 error (c->err). */
-int conn_open(struct conn *c, const char *host, int port, int timeout_s);
+/* Connect to port on the addresses of host (smtp/addrcache.h: looked up,
+ * cached or a literal) in their order until one works, each attempt
+ * bounded by timeout_s.  0 ok, -1 error (c->err names host and every
+ * address tried). */
+int conn_open_addrs(struct conn *c, const char *host, const struct relay_addrs *ra, int port,
+                    int timeout_s);
 void conn_close(struct conn *c);   /* closes TLS (bye, bounded) and socket */
 
 /* Start TLS on the connection (after STARTTLS 220, or at once for implicit
@@ -66,7 +70,7 @@ int conn_starttls(struct conn *c, const struct tls_params *p, struct tls_info *i
  * handshake. */
 void *conn_tls_session_data(struct conn *c, size_t *len);
 
-/* Read the server greeting (after conn_open, or after the implicit-TLS
+/* Read the server greeting (after conn_open_addrs, or after the implicit-TLS
  * handshake).  On port 465 without implicit TLS, a server that says nothing
  * for GREETING_465_S seconds is almost surely an implicit-TLS server waiting
  * for our ClientHello: fail then, and say so, instead of waiting the whole
@@ -80,6 +84,9 @@ int conn_read_greeting(struct conn *c, struct smtp_reply *r, int timeout_s, int 
  * the full relay name and host, so relays "a/b" and "a_b" (or two long
  * names sharing a prefix) never share a file.  0 ok, -1 (out too small). */
 int conn_tls_cache_name(const char *relay, const char *host, char *out, size_t outsize);
+/* The same scheme with another prefix and suffix ("addrs-", ".json"). */
+int conn_state_file_name(const char *prefix, const char *relay, const char *host,
+                         const char *suffix, char *out, size_t outsize);
 
 /* Bytes received in clear but not yet consumed (STARTTLS injection check). */
 size_t conn_pending(const struct conn *c);

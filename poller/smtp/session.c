@@ -251,13 +251,43 @@ int session_open(struct session *s, int64_t deadline_ms)
     s->commands = 0;
     s->opened_ms = now_ms();
     log_info("connecting to %s port %d (%s)", rc->host, port, tls_mode_name(rc->tls));
-    if (conn_open(&s->c, rc->host, port, tmo(s, rc->to.connect)) < 0) {
+    struct relay_addrs ra;
+    char err[sizeof s->c.err];
+    if (s->addr_pending)          /* a reconnect: take the refresh if it is there */
+        (void)addrcache_collect(&s->addr_pending, 0, NULL);
+    if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 0, &ra, err,
+                          sizeof err, &s->addr_pending) < 0) {
+        relay_fail(s->rep, "connect", EX_TEMPFAIL, err);
+        session_drop(s);
+        return -1;
+    }
+    int r = conn_open_addrs(&s->c, rc->host, &ra, port, tmo(s, rc->to.connect));
+    if (r < 0 && ra.origin == ADDR_REFRESHING && !etp_abort && tmo(s, rc->to.connect) > 0) {
+        /* the stale addresses did not answer: wait for the lookup */
+        struct relay_addrs fresh;
+        if (addrcache_collect(&s->addr_pending, tmo(s, rc->to.connect) * 1000, &fresh) == 1 &&
+            !addrcache_same(&fresh, &ra))
+            r = conn_open_addrs(&s->c, rc->host, &fresh, port, tmo(s, rc->to.connect));
+    } else if (r < 0 && ra.origin == ADDR_CACHED && !etp_abort && tmo(s, rc->to.connect) > 0) {
+        /* the relay may have moved within the cache's TTL: ask DNS now */
+        struct relay_addrs fresh;
+        log_info("no cached address of %s answered: looking it up again", rc->host);
+        if (addrcache_resolve(s->cfg->state_dir, rc->name, rc->host, rc->address_cache, 1, &fresh,
+                              err, sizeof err, NULL) == 0 && !addrcache_same(&fresh, &ra))
+            r = conn_open_addrs(&s->c, rc->host, &fresh, port, tmo(s, rc->to.connect));
+    }
+    if (r < 0) {
         relay_fail(s->rep, "connect", EX_TEMPFAIL, s->c.err);
         session_drop(s);
         return -1;
     }
     (void)sscanf(s->c.peer, "[%45[^]]", s->rep->peer);   /* the hold trusts this address */
     if (open_dialogue(s) < 0) {
+        /* a refused certificate on a cached address: it may be someone
+         * else's now (verification is by name, so nothing was trusted) */
+        if (ra.origin != ADDR_LITERAL && ra.origin != ADDR_LOOKUP &&
+            strcmp(s->rep->stage, "tls") == 0 && s->rep->exit == EX_PROTOCOL)
+            addrcache_forget(s->cfg->state_dir, rc->name, rc->host);
         session_quit(s, (int64_t)rc->to.quit * 1000);
         return -1;
     }
@@ -427,6 +457,8 @@ void session_free(struct session *s)
         return;
     if (s->c.fd >= 0)
         session_quit(s, SESSION_QUIT_SHORT_MS);
+    if (s->addr_pending)          /* after QUIT: off the path to the ETRN reply */
+        (void)addrcache_collect(&s->addr_pending, ADDRCACHE_COLLECT_MS, NULL);
     if (s->tls_resume) {
         char cache[128];
         tls_cache_name(s->rc, cache, sizeof cache);

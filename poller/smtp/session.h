@@ -38,6 +38,7 @@ struct session {
     int64_t opened_ms, last_cmd_ms;
     int64_t deadline_ms;          /* of session_open's steps */
     void *tls_resume; size_t tls_resume_len;   /* in-memory across reconnects */
+    struct addrcache_pending *addr_pending;    /* lookup past the address cache's TTL */
 };
 
 /* Prepare (no I/O except reading the TLS resumption cache). */
