@@ -100,7 +100,8 @@ sanitizer reports: 1 passed, 0 failed"
     fi
     rm -rf "$SANLOG"
 
-    # relays are polled in threads: the tests that run several sessions,
+    # relays are polled in threads (and an address refresh runs in one):
+    # the tests that run several sessions, the address cache,
     # the DDNS overlap, the hold after the join, the redactor and the
     # daemon's poll child, built with ThreadSanitizer; any report fails
     log "ThreadSanitizer build"
@@ -109,7 +110,7 @@ sanitizer reports: 1 passed, 0 failed"
         LDFLAGS=-fsanitize=thread; } && make -j2 >/dev/null)
     TSANLOG=$(mktemp -d /tmp/etrnpoll-tsanlog.XXXXXX)
     TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0}:log_path=$TSANLOG/tsan \
-        run_suite build-tsan "thread sanitizer" TESTS="tests/poll-concurrent.sh tests/ddns-powerdns.sh \
+        run_suite build-tsan "thread sanitizer" TESTS="tests/poll-concurrent.sh tests/poll-dnscache.sh tests/ddns-powerdns.sh \
             tests/hold-postfix.sh tests/harden-secrets.sh tests/poll-relays.sh tests/link-daemon.sh"
     if grep -l 'WARNING: ThreadSanitizer' "$TSANLOG"/* >/dev/null 2>&1; then
         cat "$TSANLOG"/*
