@@ -24,16 +24,6 @@ static int name_ok(const char *tok, size_t n, char *out, size_t outsz)
     return netaddr_dns_name_invalid(out, NETADDR_DNS_TRAILING_DOT) == NULL;
 }
 
-static int same_name(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la && a[la - 1] == '.')
-        la--;
-    if (lb && b[lb - 1] == '.')
-        lb--;
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 /* Next whitespace-separated field of line[*pos..end): 1 and (start, n), 0 at the end. */
 static int field(const char *line, size_t end, size_t *pos, const char **start, size_t *n)
 {
@@ -102,7 +92,7 @@ int etchosts_lookup(const char *buf, size_t len, const char *name, char *canon, 
                 memcpy(first, nm, strlen(nm) + 1);
                 have_first = 1;
             }
-            if (same_name(nm, name))
+            if (netaddr_dns_name_eq(nm, name))
                 match = 1;
         }
         if (!match)

@@ -82,4 +82,7 @@ int netaddr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct netad
 #define NETADDR_DNS_NEED_DOT 2
 #define NETADDR_DNS_TRAILING_DOT 4    /* accept one trailing dot (absolute name) */
 const char *netaddr_dns_name_invalid(const char *name, unsigned flags);
+/* Do two DNS names name the same node?  Case-insensitive (ASCII), one
+ * trailing dot on either side ignored ("GW.example.test." = "gw.example.test"). */
+int netaddr_dns_name_eq(const char *a, const char *b);
 #endif

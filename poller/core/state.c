@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,11 +186,27 @@ json_object *state_read_json(const char *dir, const char *name)
     char *buf = state_read_raw(dir, name, 1 << 20, &len);
     if (!buf)
         return NULL;
-    json_object *o = json_tokener_parse(buf);
+    json_object *o = js_parse_bounded(buf, len, 1 << 20, JSON_TOKENER_DEFAULT_DEPTH);
     free(buf);
     if (!o)
         errno = EINVAL;
     return o;
+}
+
+json_object *js_parse_bounded(const char *buf, size_t len, size_t max, int depth)
+{
+    if (!buf || len > max || len > INT32_MAX)
+        return NULL;
+    json_tokener *tok = json_tokener_new_ex(depth);
+    if (!tok)
+        return NULL;
+    json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(root);
+        root = NULL;
+    }
+    json_tokener_free(tok);
+    return root;
 }
 
 const char *js_str(json_object *o, const char *key)

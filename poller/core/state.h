@@ -27,6 +27,10 @@ int state_dir_ready(const char *dir);
 /* Remove every leftover temporary file (call with the poll lock held). */
 void state_remove_stale_temps(const char *dir);
 
+/* Parse buf[0..len) as one JSON document, nested at most depth deep and
+ * at most max bytes long: the root, or NULL when it is longer, deeper or
+ * not valid JSON (the caller then treats the data as absent). */
+json_object *js_parse_bounded(const char *buf, size_t len, size_t max, int depth);
 /* Small accessors for json-c objects (NULL/0 when absent or wrong type). */
 const char *js_str(json_object *o, const char *key);
 long long js_int(json_object *o, const char *key);

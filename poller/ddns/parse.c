@@ -3,6 +3,7 @@
  * lines, check-IP bodies, PowerDNS API errors, DNS answers.  No I/O (unit
  * tests: tests/unit/test_ddns.c; fuzz/fuzz_ddns_*.c). */
 #include "ddns/internal.h"
+#include "core/netaddr.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -244,16 +245,6 @@ int ddns_parse_pdns_error(const char *body, size_t len, char *out, size_t outsz)
     return found;
 }
 
-static int name_eq(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la && a[la - 1] == '.')
-        la--;
-    if (lb && b[lb - 1] == '.')
-        lb--;
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 int ddns_parse_dns_answer(const unsigned char *msg, size_t len, const char *qname, int qtype,
                           char (*out)[DDNS_ADDR_MAX], int max)
 {
@@ -299,7 +290,7 @@ int ddns_parse_dns_answer(const unsigned char *msg, size_t len, const char *qnam
                 return -1;
             const unsigned char *rd = p;
             p += rdlen;
-            if (cls != ns_c_in || !name_eq(owner, want))
+            if (cls != ns_c_in || !netaddr_dns_name_eq(owner, want))
                 continue;
             if (type == ns_t_cname && !followed) {
                 char target[NS_MAXDNAME];

@@ -54,17 +54,7 @@ int learn_from_json(json_object *root, const char *name, const char *digest, str
 int learn_parse(const char *buf, size_t len, const char *name, const char *digest, struct learned *out)
 {
     memset(out, 0, sizeof *out);
-    if (len > (1u << 20))
-        return 0;
-    json_tokener *tok = json_tokener_new_ex(32);
-    if (!tok)
-        return 0;
-    json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        json_object_put(root);
-        root = NULL;
-    }
-    json_tokener_free(tok);
+    json_object *root = js_parse_bounded(buf, len, 1u << 20, 32);
     int r = learn_from_json(root, name, digest, out);
     json_object_put(root);
     return r;

@@ -26,17 +26,10 @@
 int addrcache_parse(const char *buf, size_t len, const char *host, struct addrcache_entry *e)
 {
     memset(e, 0, sizeof *e);
-    if (!buf || !host || len > ADDRCACHE_FILE_MAX || len > INT32_MAX)
+    if (!buf || !host)
         return 0;
-    json_tokener *tok = json_tokener_new_ex(4);   /* object > array > string */
-    if (!tok)
-        return 0;
-    json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success) {
-        json_object_put(root);
-        root = NULL;
-    }
-    json_tokener_free(tok);
+    /* object > array > string */
+    json_object *root = js_parse_bounded(buf, len, ADDRCACHE_FILE_MAX, 4);
     int ok = 0;
     json_object *v, *list;
     if (!root || !json_object_is_type(root, json_type_object))
