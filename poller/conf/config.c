@@ -47,6 +47,7 @@ static cfg_opt_t relay_opts[] = {
     CFG_BOOL("allow-plaintext-auth", cfg_false, CFGF_NONE),
     CFG_STR_LIST("domains", NULL, CFGF_NONE),
     CFG_INT("max-etrn-per-session", 0, CFGF_NONE),
+    CFG_BOOL("etrn-pipelining", cfg_false, CFGF_NONE),
     CFG_SEC("timeouts", timeout_opts, CFGF_NONE),
     CFG_END()
 };
@@ -382,6 +383,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
                    r->nodes[i], why);
     }
     r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
+    r->etrn_pipelining = cfg_getbool(s, "etrn-pipelining");
     timeouts_read(s, &r->to, dto, eb, file);
     relay_digest(s, r);
 }

@@ -51,6 +51,7 @@ struct relay_cfg {
     char *nodes[CFG_MAX_NODES];   /* ETRN arguments: domain, @domain, #queue, [literal] */
     int nnodes;
     int max_etrn_per_session;     /* 0 = unlimited; reconnect after this many */
+    int etrn_pipelining;          /* etrn-pipelining: ETRNs in groups (RFC 2920) where safe */
     struct timeouts to;
     char digest[33];              /* hash of the section as written (learned state resets on change) */
 };
