@@ -22,6 +22,8 @@ struct relay_poll {
     struct session s;
     struct learned lr;
     int64_t deadline_ms;          /* this relay's share of poll-timeout */
+    int pipe_off;                 /* ETRN method: pipelining stopped for this poll */
+    int pipe_said;                /* ETRN method: why it does not pipeline, logged once */
 };
 
 struct poll_method {
