@@ -67,6 +67,9 @@ check "key absent: one turn per ETRN (got $LT), and no word of pipelining" \
 SP=$(sends "$T/pipe.strace") SL=$(sends "$T/lock.strace")
 check "pipelined: 9 sends fewer than lock-step ($SP vs $SL)" [ $((SL - SP)) = 9 ]
 
+check "poll --dry-run names the choice (and only where it is made)" bash -c \
+    "'$ETRNPOLL' -c '$CP' poll --dry-run | grep -q '(pipelined where the relay allows: etrn-pipelining):' && ! '$ETRNPOLL' -c '$CL' poll --dry-run | grep -q pipelin"
+
 # --- 3. in clear (port 2525): one sendto holds all 10 ETRNs ---------------------
 CC=$(conf clear 'etrn-pipelining = yes' 'port = 2525' 'tls = none' 'allow-plaintext-auth = yes')
 sed -i '/ca-file/d' "$CC"
