@@ -184,6 +184,10 @@ int etrn_pipe_group(const struct etrn_pipe_ctx *c, const char **why)
         w = "the relay has shown an ETRN limit (learned.json)";
         goto out;
     }
+    if (c->refused) {
+        w = "a pipelined group got a reply out of shape before (learned.json)";
+        goto out;
+    }
     if (c->off) {
         w = "stopped for this poll after an unexpected reply";
         goto out;

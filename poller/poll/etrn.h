@@ -44,6 +44,7 @@ struct etrn_pipe_ctx {
     int enabled;            /* etrn-pipelining = yes */
     int advertised;         /* the EHLO (after STARTTLS) listed PIPELINING */
     int learned;            /* the relay showed a limit (learned per-session value, 0 = none) */
+    int refused;            /* a group of an earlier poll got a reply out of shape (learned.json) */
     int off;                /* something odd happened earlier in this poll */
     int budget;             /* commands per session (learn_budget: 0 = unlimited) */
     int sent;               /* commands already sent on this session */

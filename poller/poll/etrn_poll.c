@@ -249,14 +249,17 @@ static int pipe_size(struct relay_poll *rp, const int *q, int left, int budget)
         names[i] = rp->res->nodes[q[i]].node;
     struct etrn_pipe_ctx c = {
         .enabled = rp->rc->etrn_pipelining, .advertised = rp->s.caps.pipelining,
-        .learned = rp->lr.per_session, .off = rp->pipe_off, .budget = budget,
+        .learned = rp->lr.per_session, .refused = rp->lr.no_pipelining[0] != '\0',
+        .off = rp->pipe_off, .budget = budget,
         .sent = rp->s.commands, .left = m, .nodes = names,
     };
     const char *why = NULL;
     int n = etrn_pipe_group(&c, &why);
     if (why && !rp->pipe_said) {
         rp->pipe_said = 1;
-        if (c.learned > 0 && !c.off)
+        if (c.refused && !c.off)
+            log_info("etrn-pipelining: one ETRN at a time: %s: %s", why, rp->lr.no_pipelining);
+        else if (c.learned > 0 && !c.off)
             log_info("etrn-pipelining: one ETRN at a time: %s: %d per session (%s: %.120s)", why,
                      rp->lr.per_session, rp->lr.why, rp->lr.detail);
         else
@@ -330,6 +333,9 @@ static int etrn_group(struct relay_poll *rp, const int *q, int n, struct sess_st
             reply_first_line(&r, fl, sizeof fl);
             snprintf(what, sizeof what, "reply out of shape for ETRN %.80s (%d %.100s)", nr[j]->node, r.code, fl);
             pipe_stop(rp, what, n - j);
+            char d[120];
+            snprintf(d, sizeof d, "%d %.100s", r.code, fl);
+            learn_no_pipelining(&rp->lr, d);
             for (int i = j; i < n; i++)
                 *nr[i] = before[i];
             session_drop(s);

@@ -196,6 +196,20 @@ START_TEST(learned_file)
     ck_assert_int_eq(l.per_session, 0);
     ck_assert_int_eq(l.next_start, 0);
     ck_assert_int_eq(learn_parse("{\"relays\":[", 12, "mx", "abc", &l), 0);
+    /* a relay that got a reply out of shape in a pipelined group, escaped */
+    const char *np = "{\"relays\":{\"mx\":{\"digest\":\"abc\",\"next_start\":0,"
+                     "\"no_pipelining\":\"554 5.5.0 sync \\u001b[0m\"}}}";
+    ck_assert_int_eq(learn_parse(np, strlen(np), "mx", "abc", &l), 1);
+    ck_assert_int_eq(l.per_session, 0);
+    ck_assert_ptr_nonnull(strstr(l.no_pipelining, "554 5.5.0 sync"));
+    ck_assert_ptr_null(strchr(l.no_pipelining, 0x1b));
+    ck_assert_int_eq(learn_parse(np, strlen(np), "mx", "abd", &l), 0);   /* config changed: forgotten */
+    ck_assert_str_eq(l.no_pipelining, "");
+    struct learned m;
+    memset(&m, 0, sizeof m);
+    learn_no_pipelining(&m, "554 5.5.0 Error: SMTP protocol synchronization");
+    learn_no_pipelining(&m, "second");                   /* the first reason is kept */
+    ck_assert_str_eq(m.no_pipelining, "554 5.5.0 Error: SMTP protocol synchronization");
 }
 END_TEST
 
@@ -312,6 +326,11 @@ START_TEST(pipe_decision)
     ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
     ck_assert_ptr_nonnull(strstr(why, "limit"));
     c.learned = 0;
+    /* a group of an earlier poll got a reply out of shape */
+    c.refused = 1;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "out of shape"));
+    c.refused = 0;
     /* stopped earlier in this poll */
     c.off = 1;
     ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
