@@ -323,6 +323,13 @@ check "reply out of shape: n3 judged only by the one-at-a-time path (refused), t
     [ "$(state relays.0.nodes.2.result pshape) $(count_result pshape ok) $(state relays.0.sessions pshape)" = "refused 9 2" ]
 check "reply out of shape: n2, n3 pipelined in session 1 ($(piped 1) seen), none in session 2" \
     bash -c "[ $(piped 1) -ge 2 ] && [ $(piped 2) = 0 ]"
+check "reply out of shape: learned (no_pipelining: $(learned pshape no_pipelining))" \
+    [ "$(learned pshape no_pipelining)" = "554 5.5.0 Error: SMTP protocol synchronization" ]
+run pshape-2 69 "pipelining: second poll on the relay that answered a group out of shape" "$(fconf pshape "$(nodes 10)" -- "$PIPE")"
+check "second poll: nothing pipelined, one session, says why" bash -c \
+    "[ '$(piped 3) $(state relays.0.sessions pshape)' = '0 1' ] && grep -q 'one ETRN at a time: a pipelined group got a reply out of shape before' '$T/pshape-2.err'"
+"$ETRNPOLL" -c "$T/pshape.conf" status > "$T/pshape.status" 2>&1
+check "status: says why etrn-pipelining is not used" has "$T/pshape.status" 'etrn-pipelining: not used, a pipelined group got a reply out of shape \(554 5.5.0'
 fake_stop
 
 # max-etrn-per-session bounds the groups
