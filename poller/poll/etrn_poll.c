@@ -559,6 +559,7 @@ static int etrn_confirm(struct relay_poll *rp, int64_t deadline_ms)
     rp->deadline_ms = deadline_ms;
     log_info("confirming: ETRN again for %d node%s that had mail", nq, nq == 1 ? "" : "s");
     const char *why = NULL;
+    int had_no_pipe = rp->lr.no_pipelining[0] != '\0';
     int pos = node_loop(rp, q, nq, &why);
     int accepted = 0;
     for (int k = 0; k < nq; k++) {
@@ -569,8 +570,8 @@ static int etrn_confirm(struct relay_poll *rp, int64_t deadline_ms)
     }
     if (why && !accepted)
         log_info("confirmation stopped: %s", why);
-    if (res->learned)
-        learn_save(rp->cfg, rc, &rp->lr);   /* a limit first seen while confirming */
+    if (res->learned || (!had_no_pipe && rp->lr.no_pipelining[0]))
+        learn_save(rp->cfg, rc, &rp->lr);   /* a limit (or a group refused) first seen while confirming */
     res->exit = old_exit;           /* a failed confirmation does not change the poll's verdict */
     memcpy(res->stage, old_stage, sizeof old_stage);
     memcpy(res->error, old_error, sizeof old_error);
