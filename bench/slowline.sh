@@ -21,6 +21,8 @@
 #      sink, hold end, and how many messages were still at the relay when the
 #      line was released;
 #   3. an empty poll right after it: line time from ETRN to the hold's end.
+# With 10 domains also etrnpoll with etrn-pipelining = yes (the 10 ETRNs in
+# one write: LB counts one ETRN round trip).  MISSION=0 skips 2 and 3.
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 export SRCDIR ETRNPOLL=${ETRNPOLL:-$SRCDIR/build/etrnpoll}
@@ -42,7 +44,7 @@ counters() { echo "$(slowline_stat down_bytes) $(slowline_stat up_bytes) $(slowl
 # delta OLD NEW: field-wise difference of two `counters` lines
 delta() { local -a o=($1) n=($2); echo "$((n[0]-o[0])) $((n[1]-o[1])) $((n[2]-o[2])) $((n[3]-o[3]))"; }
 
-mkconf() { # mkconf FILE NDOMAINS [hold lines]
+mkconf() { # mkconf FILE NDOMAINS [hold lines] [relay lines]
     local list="" i
     for i in $(seq 1 "$2"); do list="$list${list:+, }\"d$i.test\""; done
     cat > "$1" <<C
@@ -54,6 +56,7 @@ relay isp {
   username = "etrn@relay.test"
   password-file = "$RD/password"
   domains = { $list }
+  ${4:-}
 }
 hold {
   local-address = "$SL_GW"
@@ -87,12 +90,12 @@ run_msmtp() { # run_msmtp NDOMAINS -> "etrn_s exit_s down up syns turns"
 }
 col() { awk -v k="$1" '{ print $k }'; }
 
-report_case() { # report_case LABEL FILE NDOMAINS
-    local f=$2 n=$3 e x d u sy tu lb
+report_case() { # report_case LABEL FILE NDOMAINS [ETRN_RTTS (default NDOMAINS)]
+    local f=$2 n=$3 er=${4:-$3} e x d u sy tu lb
     e=$(col 1 < "$f" | median); x=$(col 2 < "$f" | median)
     d=$(col 3 < "$f" | median); u=$(col 4 < "$f" | median)
     sy=$(col 5 < "$f" | median); tu=$(col 6 < "$f" | median)
-    lb=$(slowline_lb "${d%.*}" "${u%.*}" $((7 + n)))
+    lb=$(slowline_lb "${d%.*}" "${u%.*}" $((7 + er)))
     printf '  %-34s %8s %8s %6s %8s %8s %8.3f %7s\n' "$1" "$e" "$x" "$((${sy%.*} + ${tu%.*}))" "$d" "$u" \
         "$(awk -v l="$lb" 'BEGIN { print l / 1000 }')" \
         "$( [ "$e" = - ] && echo - || awk -v e="$e" -v l="$lb" 'BEGIN { printf "%.2f", e * 1000 / l }')"
@@ -125,7 +128,24 @@ for prof in $PROFILES; do
         report_case "etrnpoll, first poll, $n dom." "$T/first$n" $n
         report_case "etrnpoll, resumed, $n dom." "$T/res$n" $n
         report_case "msmtp --rmqs x$n" "$T/ms$n" $n
+        [ "$n" -gt 1 ] || continue
+        mkconf "$T/pp$n.conf" $n "" "etrn-pipelining = yes"
+        : > "$T/pfirst$n"; : > "$T/pres$n"
+        for r in $(seq 1 "$RUNS"); do
+            rm -rf "$T/state-pp$n"
+            run_etrnpoll "$T/pp$n.conf" >> "$T/pfirst$n"
+            run_etrnpoll "$T/pp$n.conf" >> "$T/pres$n"
+        done
+        report_case "pipelined, first poll, $n dom." "$T/pfirst$n" $n 1
+        report_case "pipelined, resumed, $n dom." "$T/pres$n" $n 1
     done
+    if [ "${MISSION:-1}" = 0 ]; then
+        ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$RD" >/dev/null 2>&1
+        "$LIB/relay.sh" sink-stop "$RD" >/dev/null 2>&1
+        slowline_stop
+        ip netns del "$SL_NS" 2>/dev/null
+        continue
+    fi
 
     # the mission: 20 held messages, the default hold, hang-up at hold-done
     mkconf "$T/m.conf" 1

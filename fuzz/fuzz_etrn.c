@@ -2,7 +2,8 @@
 /* fuzz_etrn.c — RFC 1985 ETRN reply judgement (etrn_judge,
  * etrn_is_session_limit, etrn_253_count) over replies read by the real
  * reply reader.  Invariants: the outcome matches the code family; a count
- * only from a 253 reply in the RFC's shape; a limit only from 4xx/5xx. */
+ * only from a 253 reply in the RFC's shape; a limit only from 4xx/5xx; a
+ * reply fits a pipelined group (etrn_pipe_reply_ok) only as 250-253/4xx/5xx. */
 #include "fuzz.h"
 #include "poll/etrn.h"
 
@@ -63,5 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FZ_CHECK(strcmp(poll_outcome_name(v.outcome), "?") != 0);
     }
+    int fits = etrn_pipe_reply_ok(&r);
+    FZ_CHECK(fits == 0 || fits == 1);
+    if (fits)
+        FZ_CHECK((r.code >= 250 && r.code <= 253) || r.code / 100 == 4 || r.code / 100 == 5);
     return 0;
 }

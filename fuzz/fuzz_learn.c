@@ -16,6 +16,9 @@ static void check_learned(const struct learned *l)
     FZ_CHECK(memchr(l->detail, '\0', sizeof l->detail) != NULL);
     for (const char *p = l->detail; *p; p++)
         FZ_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    FZ_CHECK(memchr(l->no_pipelining, '\0', sizeof l->no_pipelining) != NULL);
+    for (const char *p = l->no_pipelining; *p; p++)
+        FZ_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
     for (const char *p = l->why; *p; p++)
         FZ_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
     if (!l->per_session)
@@ -32,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(r == 0 || r == 1);
     check_learned(&l);
     if (!r)
-        FZ_CHECK(l.per_session == 0 && l.next_start == 0);
+        FZ_CHECK(l.per_session == 0 && l.next_start == 0 && l.no_pipelining[0] == '\0');
     memset(&l, 0xa5, sizeof l);
     int r2 = learn_parse((const char *)data, size, "other-relay", "other", &l);
     FZ_CHECK(r2 == 0 || r2 == 1);

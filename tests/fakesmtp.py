@@ -97,6 +97,8 @@ SCENARIOS  (--scenario NAME or NAME:ARG; ARG sets the option in brackets)
                        handshake as usual
   no-etrn              ETRN not advertised; ETRN -> 502 5.5.1 Error: command not
                        implemented
+  no-pipelining        PIPELINING not advertised; otherwise normal (a client that
+                       pipelines anyway shows PIPELINED lines in the transcript)
   helo-only            EHLO -> 502 5.5.2 Error: command not recognized; HELO ok
   overlong-line        at --where (default greeting): "CODE " + --size (default
                        1 MiB) bytes of "x", no CRLF, then stall.  With --crlf:
@@ -808,6 +810,12 @@ scenario("starttls-injection", "STARTTLS -> '220 Ready\\r\\n250 injected\\r\\n' 
 class NoStarttls(Dialogue):
     def caps(self):
         return [c for c in super().caps() if c != "STARTTLS"]
+
+
+@scenario("no-pipelining", "PIPELINING not advertised (RFC 2920); otherwise normal")
+class NoPipelining(Dialogue):
+    def caps(self):
+        return [c for c in super().caps() if c != "PIPELINING"]
 
 
 @scenario("no-etrn", "ETRN not advertised; ETRN -> 502 5.5.1")

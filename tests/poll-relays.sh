@@ -8,7 +8,10 @@
 # (#queue only, drop after the 4th 501), Sendmail's ETRN tarpit, Exim's
 # "458 Already processing", a relay without ETRN, 253 counts, a
 # one-ETRN-per-session relay with more nodes than the old 16-session cap,
-# the poll deadline, and a relay that never answers NOOP during the hold.
+# the poll deadline, a relay that never answers NOOP during the hold, and
+# opt-in pipelined ETRN (etrn-pipelining = yes: one write, the same per-node
+# results as lock-step, the fall-back at a limit, a drop, a tarpit or a reply
+# out of shape, nothing pipelined without PIPELINING or after a limit).
 # Every node must be released; times are printed (ms) for the notes.
 . "${SRCDIR:-$(dirname "$0")/..}/tests/lib/common.sh"
 need_root
@@ -240,6 +243,99 @@ C=$(fconf hooks "$long" "hooks { post-poll = { \"$T/hook.sh\", \"$T/hook.env\" }
 run hooks 0 "30 long nodes" "$C"
 check "hook: ETRNPOLL_NODES_OK ends with the whole 30th node" has "$T/hook.env" '^ETRNPOLL_NODES_OK=.* node-30-with-a-rather-long-name-for-the-hook-list\.example\.test$'
 check "hook: 30 names, count 30" bash -c "[ \$(grep '^ETRNPOLL_NODES_OK=' '$T/hook.env' | tr ' ' '\n' | grep -c 'example.test') = 30 ] && grep -q '^ETRNPOLL_NODES_OK_COUNT=30$' '$T/hook.env'"
+fake_stop
+
+# --- opt-in pipelined ETRN (etrn-pipelining = yes, RFC 2920) -----------------
+# Each scenario is polled twice from fresh state: lock-step (key absent) and
+# pipelined; every node's result, code, reply, tries must be the same.
+# nodesig NAME: [node, attempted, result, code, reply, tries] per node
+nodesig() { $PY -c 'import json,sys; print(json.dumps([[n.get(k) for k in ("node","attempted","result","code","reply","tries","count")] for n in json.load(open(sys.argv[1]))["relays"][0]["nodes"]]))' "$T/state-$1/last-poll.json"; }
+# piped [SESSION]: ETRN lines the fake got before it had answered the line before
+piped() { grep -A1 -E "^#${1:-[0-9]+} [CT] ETRN " "$FTRANS" | grep -cE '^#[0-9]+ PIPELINED$'; }
+PIPE="etrn-pipelining = yes"
+# pipe_pair NAME SCENARIO NNODES WANT_EXIT [fake options...]: lock-step poll
+# (NAME-ls), then pipelined (NAME); leaves the fake running, FTRANS = its
+# transcript (cut to the pipelined poll: $T/NAME.trans)
+pipe_pair() {
+    local name=$1 scen=$2 n=$3 want=$4; shift 4
+    fake_start "$name-ls" "$scen" "$@"
+    run "$name-ls" "$want" "pipelining $name: lock-step poll ($scen, $n nodes)" "$(fconf "$name-ls" "$(nodes "$n")")"
+    fake_stop
+    fake_start "$name" "$scen" "$@"
+    run "$name" "$want" "pipelining $name: etrn-pipelining = yes ($scen, $n nodes)" "$(fconf "$name" "$(nodes "$n")" -- "$PIPE")"
+    check "pipelining $name: every node's result, code, reply and tries as lock-step" [ "$(nodesig "$name")" = "$(nodesig "$name-ls")" ]
+}
+
+pipe_pair pnormal normal 10 0
+check "pipelining: 10 ETRNs in one write, the fake got ETRN 2..10 before answering" \
+    bash -c "[ $(piped) = 9 ] && grep -q 'etrn-pipelining: 10 ETRNs in one write' '$T/pnormal.err'"
+check "pipelining: all 10 accepted, one session" [ "$(count_result pnormal ok) $(state relays.0.sessions pnormal)" = "10 1" ]
+check "key absent: no ETRN pipelined" [ "$(grep -A1 ' ETRN ' "$T/fake-pnormal-ls.transcript" | grep -c PIPELINED)" = 0 ]
+fake_stop
+
+fake_start pnopipe no-pipelining
+run pnopipe 0 "pipelining: relay without PIPELINING, 10 nodes" "$(fconf pnopipe "$(nodes 10)" -- "$PIPE")"
+check "no PIPELINING advertised: one ETRN at a time (none pipelined), all accepted" \
+    [ "$(piped) $(count_result pnopipe ok)" = "0 10" ]
+check "no PIPELINING advertised: says why, once" [ "$(grep -c 'one ETRN at a time: the relay does not advertise PIPELINING' "$T/pnopipe.err")" = 1 ]
+fake_stop
+
+# a limit inside the group (PMDF's 458 after 5): nodes 6..10 go again one at
+# a time; the limit is learned; the next poll does not pipeline
+pipe_pair plimit etrn-limit:5 10 0
+check "limit in a group: all 10 accepted" [ "$(count_result plimit ok)" = 10 ]
+check "limit in a group: learned 5 per session (limit)" [ "$(learned plimit per_session) $(learned plimit why)" = "5 limit" ]
+check "limit in a group: n2..n6 pipelined in session 1 ($(piped 1) seen), none in session 2, 2 sessions" \
+    bash -c "[ $(piped 1) -ge 5 ] && [ '$(piped 2) $(state relays.0.sessions plimit)' = '0 2' ]"
+check "limit in a group: says it stopped and resends the 4 unknown" has "$T/plimit.err" \
+    'etrn-pipelining stopped for this poll: ETRN n6.test must go again on a new session; 4 ETRNs whose reply is unknown go again'
+run plimit-2 0 "pipelining: second poll on the relay that showed a limit" "$(fconf plimit "$(nodes 10)" -- "$PIPE")"
+check "second poll: nothing pipelined (sessions 3, 4), 2 sessions of 5" [ "$(piped '[34]') $(state relays.0.sessions plimit)" = "0 2" ]
+check "second poll: says why (the learned limit)" has "$T/plimit-2.err" \
+    'etrn-pipelining: one ETRN at a time: the relay has shown an ETRN limit \(learned.json\): 5 per session \(limit'
+fake_stop
+
+# Exim: drop at the 11th non-mail command, inside a group of 20
+pipe_pair pexim exim:10 20 0
+check "drop in a group: all 20 accepted, learned 10 (drop)" \
+    [ "$(count_result pexim ok) $(learned pexim per_session) $(learned pexim why)" = "20 10 drop" ]
+check "drop in a group: n11 answered on its second try, the fake dropped at the 11th" \
+    bash -c "[ '$(state relays.0.nodes.10.tries pexim)' = 2 ] && grep -q 'EVENT nonmail-limit 10' '$FTRANS' && [ $(piped 1) -ge 9 ]"
+run pexim-2 0 "pipelining: second poll on the relay that dropped" "$(fconf pexim "$(nodes 20)" -- "$PIPE")"
+check "second poll after the drop: nothing pipelined, no drop, 2 sessions" \
+    [ "$(piped '[34]') $(grep -c 'nonmail-limit' "$FTRANS") $(state relays.0.sessions pexim)" = "0 1 2" ]
+fake_stop
+
+# Sendmail's tarpit from the 8th ETRN, inside a group of 18
+pipe_pair ptarpit sendmail-tarpit:8 18 0
+check "tarpit in a group: all 18 accepted, learned 7 (tarpit), in about the lock-step time (${MS} ms)" \
+    [ "$(count_result ptarpit ok) $(learned ptarpit per_session) $(learned ptarpit why)" = "18 7 tarpit" ]
+check "tarpit in a group: pipelining stopped at the delayed reply" has "$T/ptarpit.err" \
+    'etrn-pipelining stopped for this poll: a delayed reply to ETRN n8.test'
+
+fake_stop
+
+# a reply out of shape (Postfix's answer to pipelining it forbids) for n3:
+# n3..n10 unknown, sent again one at a time on a new session
+pipe_pair pshape etrn-codes 10 69 --etrn-reply 'n3.test=554 5.5.0 Error: SMTP protocol synchronization'
+check "reply out of shape: n3 judged only by the one-at-a-time path (refused), the rest accepted" \
+    [ "$(state relays.0.nodes.2.result pshape) $(count_result pshape ok) $(state relays.0.sessions pshape)" = "refused 9 2" ]
+check "reply out of shape: n2, n3 pipelined in session 1 ($(piped 1) seen), none in session 2" \
+    bash -c "[ $(piped 1) -ge 2 ] && [ $(piped 2) = 0 ]"
+check "reply out of shape: learned (no_pipelining: $(learned pshape no_pipelining))" \
+    [ "$(learned pshape no_pipelining)" = "554 5.5.0 Error: SMTP protocol synchronization" ]
+run pshape-2 69 "pipelining: second poll on the relay that answered a group out of shape" "$(fconf pshape "$(nodes 10)" -- "$PIPE")"
+check "second poll: nothing pipelined, one session, says why" bash -c \
+    "[ '$(piped 3) $(state relays.0.sessions pshape)' = '0 1' ] && grep -q 'one ETRN at a time: a pipelined group got a reply out of shape before' '$T/pshape-2.err'"
+"$ETRNPOLL" -c "$T/pshape.conf" status > "$T/pshape.status" 2>&1
+check "status: says why etrn-pipelining is not used" has "$T/pshape.status" 'etrn-pipelining: not used, a pipelined group got a reply out of shape \(554 5.5.0'
+fake_stop
+
+# max-etrn-per-session bounds the groups
+fake_start pmax normal
+run pmax 0 "pipelining with max-etrn-per-session = 4, 10 nodes" "$(fconf pmax "$(nodes 10)" -- "$PIPE" "max-etrn-per-session = 4")"
+check "max-etrn-per-session = 4: groups of 4, 4, 2 on 3 sessions" \
+    [ "$(grep -o 'etrn-pipelining: [0-9]* ETRNs in one write' "$T/pmax.err" | awk '{print $2}' | tr '\n' ' ')$(state relays.0.sessions pmax) $(piped)" = "4 4 2 3 7" ]
 fake_stop
 
 # --- check: duplicate nodes ---------------------------------------------------

@@ -123,6 +123,8 @@ int cli_print_plan(FILE *out, const struct etp_config *cfg, const struct cli *c)
                 printable_str(u, sizeof u, r->username, ""), r->nnodes, r->nnodes == 1 ? "" : "s");
         if (r->max_etrn_per_session)
             fprintf(out, " (at most %d per session)", r->max_etrn_per_session);
+        if (r->etrn_pipelining)
+            fprintf(out, " (pipelined where the relay allows: etrn-pipelining)");
         fprintf(out, ":\n");
         for (int j = 0; j < r->nnodes; j++)
             fprintf(out, "  ETRN %s\n", r->nodes[j]);

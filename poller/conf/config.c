@@ -296,6 +296,7 @@ static void relay_read(cfg_t *s, struct relay_cfg *r, const struct timeouts *dto
     }
     r->max_etrn_per_session = getint(s, "max-etrn-per-session", 0, 10000, eb, file, r->line);
     r->address_cache = getint(s, "address-cache", 0, ADDRCACHE_LIMIT, eb, file, r->line);
+    r->etrn_pipelining = cfg_getbool(s, "etrn-pipelining");
     timeouts_read(s, &r->to, dto, eb, file);
     relay_digest(s, r);
 }

@@ -52,6 +52,7 @@ struct relay_cfg {
     int nnodes;
     int max_etrn_per_session;     /* 0 = unlimited; reconnect after this many */
     int address_cache;            /* seconds host's addresses are reused; 0 = off */
+    int etrn_pipelining;          /* etrn-pipelining: ETRNs in groups (RFC 2920) where safe */
     struct timeouts to;
     char digest[33];              /* hash of the section as written (learned state resets on change) */
 };

@@ -170,6 +170,61 @@ void etrn_judge(const struct smtp_reply *r, int advertised, const char *node,
     v->outcome = cls == 4 ? PO_TEMPORARY : PO_REFUSED;
 }
 
+int etrn_pipe_group(const struct etrn_pipe_ctx *c, const char **why)
+{
+    const char *w = NULL;
+    int n = 1;
+    if (!c->enabled)
+        goto out;
+    if (!c->advertised) {
+        w = "the relay does not advertise PIPELINING";
+        goto out;
+    }
+    if (c->learned > 0) {
+        w = "the relay has shown an ETRN limit (learned.json)";
+        goto out;
+    }
+    if (c->refused) {
+        w = "a pipelined group got a reply out of shape before (learned.json)";
+        goto out;
+    }
+    if (c->off) {
+        w = "stopped for this poll after an unexpected reply";
+        goto out;
+    }
+    n = c->left < ETRN_PIPE_MAX ? c->left : ETRN_PIPE_MAX;
+    if (c->budget > 0) {
+        int room = c->budget - c->sent;
+        if (room < n)
+            n = room;
+    }
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen("ETRN ") + (c->nodes && c->nodes[i] ? strlen(c->nodes[i]) : 0) + 2;
+        if (bytes + l > ETRN_PIPE_MAX_BYTES) {
+            n = i;
+            break;
+        }
+        bytes += l;
+    }
+    if (n < 1)
+        n = 1;
+out:
+    if (why)
+        *why = w;
+    return n;
+}
+
+int etrn_pipe_reply_ok(const struct smtp_reply *r)
+{
+    int cls = r->code / 100;
+    if (!(r->code >= 250 && r->code <= 253) && cls != 4 && cls != 5)
+        return 0;
+    char low[REPLY_TEXT_MAX];
+    lower_text(r, low, sizeof low);
+    return !strstr(low, "pipelin") && !strstr(low, "synchroni");
+}
+
 const char *poll_outcome_name(enum poll_outcome o)
 {
     switch (o) {

@@ -33,4 +33,35 @@ int etrn_is_in_progress(const struct smtp_reply *r);
 /* The RFC 1985 count of "253 OK, <n> pending messages for node <x> started",
  * only from that place; -1 if the text has another shape. */
 long etrn_253_count(const struct smtp_reply *r);
+/* Pipelined ETRN (RFC 2920), an explicit per-relay choice (etrn-pipelining):
+ * RFC 2920 section 3.1 lets an extension command only end a group unless its
+ * RFC says otherwise, and RFC 1985 says nothing, so a relay may misread a
+ * group.  etrn_pipe_group() decides how many of the next nodes go out in
+ * one write. */
+#define ETRN_PIPE_MAX       32      /* commands per group */
+#define ETRN_PIPE_MAX_BYTES 4096    /* bytes per group, CRLFs included (= CONN_SEND_MAX) */
+struct etrn_pipe_ctx {
+    int enabled;            /* etrn-pipelining = yes */
+    int advertised;         /* the EHLO (after STARTTLS) listed PIPELINING */
+    int learned;            /* the relay showed a limit (learned per-session value, 0 = none) */
+    int refused;            /* a group of an earlier poll got a reply out of shape (learned.json) */
+    int off;                /* something odd happened earlier in this poll */
+    int budget;             /* commands per session (learn_budget: 0 = unlimited) */
+    int sent;               /* commands already sent on this session */
+    int left;               /* nodes still to send; nodes[0..left-1] */
+    const char *const *nodes;
+};
+/* The group size for the next nodes: 1 = send one ETRN and wait (the
+ * lock-step path), n >= 2 = n ETRNs in one write (at most ETRN_PIPE_MAX,
+ * ETRN_PIPE_MAX_BYTES and what the session budget leaves).  *why (may be
+ * NULL) gets a static reason when pipelining is enabled but ruled out for
+ * the rest of the poll (not advertised, a limit learned, stopped), NULL for
+ * passing reasons (one node left, the budget's last command). */
+int etrn_pipe_group(const struct etrn_pipe_ctx *c, const char **why);
+/* A reply that fits its place in a pipelined group: an ETRN reply
+ * (250-253, 4xx, 5xx) that does not speak of pipelining or command
+ * synchronisation (Postfix: "554 5.5.0 Error: SMTP protocol
+ * synchronization").  Anything else means the replies may no longer be in
+ * step with the commands: the rest of the group is unknown. */
+int etrn_pipe_reply_ok(const struct smtp_reply *r);
 #endif

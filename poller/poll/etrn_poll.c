@@ -65,32 +65,36 @@ static void log_node(const struct node_result *nr)
         log_notice("ETRN %s: %s (%s)", nr->node, nr->text, poll_outcome_name(nr->outcome));
 }
 
-/* One ETRN for node i on the open session.  Returns what to do next. */
+/* What to do after one node's reply (or its absence). */
 enum step { STEP_NEXT, STEP_AGAIN, STEP_STOP };
 
-static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct sess_stat *ss,
-                           int *budget)
+/* How long the ETRN numbered k in the session may take before a relay that
+ * acknowledged it counts as tarpitting (0: no such limit). */
+static int64_t etrn_patience(const struct sess_stat *ss, int k)
 {
-    struct session *s = &rp->s;
-    const struct relay_cfg *rc = rp->rc;
-    char cmd[300], why[200];
-    struct smtp_reply r;
-    int k = s->commands + 1;                 /* this ETRN's number in the session */
     int64_t patience = 0;
     if (k > 1 && ss->first_rtt >= 0) {
         patience = TARPIT_FACTOR * ss->first_rtt;
         if (patience < TARPIT_MIN_MS)
             patience = TARPIT_MIN_MS;
     }
-    snprintf(cmd, sizeof cmd, "ETRN %s", nr->node);
-    nr->attempted = 1;
-    nr->tries++;
-    int64_t t0 = now_ms();
-    int rc_ = session_cmd_patient(s, cmd, &r, (int64_t)rc->to.etrn * 1000, rp->deadline_ms, patience);
-    int64_t rtt = now_ms() - t0;
+    return patience;
+}
+
+/* Judge what the ETRN numbered k in the session brought for node nr: rc_ 0
+ * (the reply r), -1 (no reply, r NULL: s->c.err; timed_out: because its time was
+ * up) or -2 (tarpit after `patience` ms); rtt as the lock-step path
+ * measures it (send to reply).  The one judgement of both paths, lock-step
+ * and pipelined. */
+static enum step etrn_result(struct relay_poll *rp, struct node_result *nr, struct sess_stat *ss,
+                             int *budget, int k, int rc_, const struct smtp_reply *r, int64_t rtt,
+                             int timed_out, int64_t patience)
+{
+    struct session *s = &rp->s;
+    const struct relay_cfg *rc = rp->rc;
+    char why[200];
     if (rc_ < 0) {
         snprintf(why, sizeof why, "%.190s", s->c.err);
-        int timed_out = rc_ == -1 && rtt + 20 >= (int64_t)rc->to.etrn * 1000;
         int deadline = rp->deadline_ms > 0 && now_ms() >= rp->deadline_ms;
         session_drop(s);
         nr->code = 0;
@@ -154,20 +158,20 @@ static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct
              rtt > 2 * ss->first_rtt)
         ss->first_slow = k;
     struct etrn_verdict v;
-    etrn_judge(&r, s->caps.etrn, nr->node, &v);
-    nr->code = r.code;
-    snprintf(nr->enh, sizeof nr->enh, "%s", r.enh);
-    reply_first_line(&r, nr->text, sizeof nr->text);
+    etrn_judge(r, s->caps.etrn, nr->node, &v);
+    nr->code = r->code;
+    snprintf(nr->enh, sizeof nr->enh, "%s", r->enh);
+    reply_first_line(r, nr->text, sizeof nr->text);
     if (!nr->text[0])
         snprintf(nr->text, sizeof nr->text, "(no text)");
     if (v.limit) {
         if (k > 1) {
             log_info("ETRN %s: %d %s — session limit after %d ETRNs; continuing on a new session",
-                     nr->node, r.code, nr->text, k - 1);
+                     nr->node, r->code, nr->text, k - 1);
             learn_note(&rp->lr, k - 1, "limit", nr->text);
             rp->res->learned = rp->lr.per_session;
             *budget = learn_budget(rc, &rp->lr);
-            if (r.code == 421)
+            if (r->code == 421)
                 session_drop(s);
             else
                 session_quit(s, SESSION_QUIT_SHORT_MS);
@@ -186,7 +190,7 @@ static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct
     if (v.retry) {                 /* 421: closing, node not judged */
         session_drop(s);
         if (nr->tries < ETRN_MAX_TRIES) {
-            log_info("ETRN %s: %d %s; sending it again on a new session", nr->node, r.code, nr->text);
+            log_info("ETRN %s: %d %s; sending it again on a new session", nr->node, r->code, nr->text);
             return STEP_AGAIN;
         }
         node_final(nr, PO_TEMPORARY);
@@ -204,7 +208,7 @@ static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct
     if (v.outcome == PO_NOT_OFFERED) {
         char msg[300];
         snprintf(msg, sizeof msg, "relay %s does not offer ETRN (RFC 1985); ask the ISP or use another relay "
-                 "(ETRN answered %d %.80s%s)", rc->name, r.code, nr->text,
+                 "(ETRN answered %d %.80s%s)", rc->name, r->code, nr->text,
                  s->caps.etrn ? "" : ", and EHLO did not list it");
         relay_error(rp->res, "etrn", EX_UNAVAILABLE, msg);
         log_err("%s", msg);
@@ -214,6 +218,167 @@ static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct
     if (v.session_ends)
         session_drop(s);
     return STEP_NEXT;
+}
+
+/* One ETRN for node nr on the open session, lock-step: send, wait, judge. */
+static enum step etrn_once(struct relay_poll *rp, struct node_result *nr, struct sess_stat *ss,
+                           int *budget)
+{
+    struct session *s = &rp->s;
+    char cmd[300];
+    struct smtp_reply r;
+    int k = s->commands + 1;                 /* this ETRN's number in the session */
+    int64_t patience = etrn_patience(ss, k), etrn_ms = (int64_t)rp->rc->to.etrn * 1000;
+    snprintf(cmd, sizeof cmd, "ETRN %s", nr->node);
+    nr->attempted = 1;
+    nr->tries++;
+    int64_t t0 = now_ms();
+    int rc_ = session_cmd_patient(s, cmd, &r, etrn_ms, rp->deadline_ms, patience);
+    int64_t rtt = now_ms() - t0;
+    int timed_out = rc_ == -1 && rtt + 20 >= etrn_ms;
+    return etrn_result(rp, nr, ss, budget, k, rc_, rc_ == 0 ? &r : NULL, rtt, timed_out, patience);
+}
+
+/* Pipelined ETRN (etrn-pipelining = yes; doc/design.md "Pipelined ETRN"):
+ * how many of the next `left` nodes q[0..] go out in one write. */
+static int pipe_size(struct relay_poll *rp, const int *q, int left, int budget)
+{
+    const char *names[ETRN_PIPE_MAX];
+    int m = left < ETRN_PIPE_MAX ? left : ETRN_PIPE_MAX;
+    for (int i = 0; i < m; i++)
+        names[i] = rp->res->nodes[q[i]].node;
+    struct etrn_pipe_ctx c = {
+        .enabled = rp->rc->etrn_pipelining, .advertised = rp->s.caps.pipelining,
+        .learned = rp->lr.per_session, .refused = rp->lr.no_pipelining[0] != '\0',
+        .off = rp->pipe_off, .budget = budget,
+        .sent = rp->s.commands, .left = m, .nodes = names,
+    };
+    const char *why = NULL;
+    int n = etrn_pipe_group(&c, &why);
+    if (why && !rp->pipe_said) {
+        rp->pipe_said = 1;
+        if (c.refused && !c.off)
+            log_info("etrn-pipelining: one ETRN at a time: %s: %s", why, rp->lr.no_pipelining);
+        else if (c.learned > 0 && !c.off)
+            log_info("etrn-pipelining: one ETRN at a time: %s: %d per session (%s: %.120s)", why,
+                     rp->lr.per_session, rp->lr.why, rp->lr.detail);
+        else
+            log_info("etrn-pipelining: one ETRN at a time: %s", why);
+    }
+    return n;
+}
+
+/* Stop pipelining for the rest of this poll (said once). */
+static void pipe_stop(struct relay_poll *rp, const char *what, int unknown)
+{
+    if (!rp->pipe_off && !rp->pipe_said) {
+        if (unknown > 0)
+            log_info("etrn-pipelining stopped for this poll: %s; %d ETRN%s whose reply is unknown go%s "
+                     "again one at a time", what, unknown, unknown == 1 ? "" : "s", unknown == 1 ? "es" : "");
+        else
+            log_info("etrn-pipelining stopped for this poll: %s", what);
+        rp->pipe_said = 1;
+    }
+    rp->pipe_off = 1;
+}
+
+/* n >= 2 ETRNs for the nodes q[0..n-1] in one write, then their replies in
+ * order, each judged by etrn_result() exactly as the lock-step path judges
+ * it.  At the first reply that ends the session, asks for the node again,
+ * is out of shape or is missing, the nodes after it (those after the reply
+ * out of shape, and that one) are put back as they were before the group —
+ * their replies are unknown, ETRN is idempotent — and the node loop sends
+ * them one at a time: pipelining stops for the rest of the poll.  A reply
+ * noticeably slower than the first (a tarpit beginning) stops pipelining
+ * for later groups; this group's replies are still read.  Returns how many
+ * nodes got STEP_NEXT before the last judged node, whose step goes to *st. */
+static int etrn_group(struct relay_poll *rp, const int *q, int n, struct sess_stat *ss, int *budget,
+                      enum step *st)
+{
+    struct session *s = &rp->s;
+    struct node_result *nr[ETRN_PIPE_MAX], before[ETRN_PIPE_MAX];
+    char cmds[ETRN_PIPE_MAX][300];
+    const char *cp[ETRN_PIPE_MAX];
+    int64_t etrn_ms = (int64_t)rp->rc->to.etrn * 1000;
+    int k0 = s->commands + 1;
+    for (int j = 0; j < n; j++) {
+        nr[j] = &rp->res->nodes[q[j]];
+        before[j] = *nr[j];
+        snprintf(cmds[j], sizeof cmds[j], "ETRN %s", nr[j]->node);
+        cp[j] = cmds[j];
+        nr[j]->attempted = 1;
+        nr[j]->tries++;
+    }
+    log_info("etrn-pipelining: %d ETRNs in one write", n);
+    int64_t t_send = now_ms();
+    int rc_ = session_send_group(s, cp, n, etrn_ms, rp->deadline_ms);
+    for (int j = 0; j < n; j++) {
+        int k = k0 + j;
+        struct smtp_reply r;
+        /* lock-step patience runs from the send, which includes the line's
+         * round trip; here the command is at the relay already and the wait
+         * starts at the previous reply: one round trip less */
+        int64_t patience = etrn_patience(ss, k), wait_p = patience;
+        if (j > 0 && patience > 0 && ss->first_rtt >= 0)
+            wait_p = patience - ss->first_rtt > 1 ? patience - ss->first_rtt : 1;
+        int64_t t0 = now_ms();
+        if (rc_ == 0)
+            rc_ = session_reply_patient(s, &r, etrn_ms, rp->deadline_ms, wait_p);
+        int64_t t1 = now_ms();
+        int64_t rtt = j == 0 ? t1 - t_send : t1 - t0 + (ss->first_rtt >= 0 ? ss->first_rtt : 0);
+        int timed_out = rc_ == -1 && t1 - t0 + 20 >= etrn_ms;
+        char what[240];
+        if (rc_ == 0 && !etrn_pipe_reply_ok(&r)) {
+            char fl[120];
+            reply_first_line(&r, fl, sizeof fl);
+            snprintf(what, sizeof what, "reply out of shape for ETRN %.80s (%d %.100s)", nr[j]->node, r.code, fl);
+            pipe_stop(rp, what, n - j);
+            char d[120];
+            snprintf(d, sizeof d, "%d %.100s", r.code, fl);
+            learn_no_pipelining(&rp->lr, d);
+            for (int i = j; i < n; i++)
+                *nr[i] = before[i];
+            session_drop(s);
+            *st = STEP_AGAIN;
+            return j;
+        }
+        int was_slow = ss->first_slow;
+        enum step sj = etrn_result(rp, nr[j], ss, budget, k, rc_, rc_ == 0 ? &r : NULL, rtt, timed_out,
+                                   patience);
+        if (!was_slow && ss->first_slow) {
+            snprintf(what, sizeof what, "a delayed reply to ETRN %.80s", nr[j]->node);
+            pipe_stop(rp, what, 0);
+        }
+        if (sj != STEP_NEXT || !s->open || s->c.dead) {
+            if (rc_ < 0)
+                snprintf(what, sizeof what, "no reply to ETRN %.80s", nr[j]->node);
+            else if (sj == STEP_AGAIN)
+                snprintf(what, sizeof what, "ETRN %.80s must go again on a new session", nr[j]->node);
+            else
+                snprintf(what, sizeof what, "the session ended at ETRN %.80s", nr[j]->node);
+            pipe_stop(rp, what, n - j - 1);
+            for (int i = j + 1; i < n; i++)
+                *nr[i] = before[i];
+            if (s->c.fd >= 0)
+                session_drop(s);
+            *st = sj;
+            return j;
+        }
+    }
+    *st = STEP_NEXT;
+    return n - 1;
+}
+
+/* The next node, or the next group of nodes (q[0..left-1] are still to
+ * send): returns how many got STEP_NEXT before the one whose step is *st. */
+static int etrn_next(struct relay_poll *rp, const int *q, int left, struct sess_stat *ss, int *budget,
+                     enum step *st)
+{
+    int n = pipe_size(rp, q, left, *budget);
+    if (n >= 2)
+        return etrn_group(rp, q, n, ss, budget, st);
+    *st = etrn_once(rp, &rp->res->nodes[q[0]], ss, budget);
+    return 0;
 }
 
 static int same_node(const char *a, const char *b)
@@ -278,8 +443,8 @@ static int node_loop(struct relay_poll *rp, const int *q, int nq, const char **s
             if (!s->caps.etrn)
                 log_warn("relay does not advertise ETRN; trying anyway");
         }
-        struct node_result *nr = &res->nodes[q[pos]];
-        enum step st = etrn_once(rp, nr, &ss, &budget);
+        enum step st;
+        pos += etrn_next(rp, q + pos, nq - pos, &ss, &budget, &st);
         res->budget = budget;
         if (st == STEP_NEXT)
             pos++;
@@ -411,6 +576,7 @@ static int etrn_confirm(struct relay_poll *rp, int64_t deadline_ms)
     rp->deadline_ms = deadline_ms;
     log_info("confirming: ETRN again for %d node%s that had mail", nq, nq == 1 ? "" : "s");
     const char *why = NULL;
+    int had_no_pipe = rp->lr.no_pipelining[0] != '\0';
     int pos = node_loop(rp, q, nq, &why);
     int accepted = 0;
     for (int k = 0; k < nq; k++) {
@@ -421,8 +587,8 @@ static int etrn_confirm(struct relay_poll *rp, int64_t deadline_ms)
     }
     if (why && !accepted)
         log_info("confirmation stopped: %s", why);
-    if (res->learned)
-        learn_save(rp->cfg, rc, &rp->lr);   /* a limit first seen while confirming */
+    if (res->learned || (!had_no_pipe && rp->lr.no_pipelining[0]))
+        learn_save(rp->cfg, rc, &rp->lr);   /* a limit (or a group refused) first seen while confirming */
     res->exit = old_exit;           /* a failed confirmation does not change the poll's verdict */
     memcpy(res->stage, old_stage, sizeof old_stage);
     memcpy(res->error, old_error, sizeof old_error);

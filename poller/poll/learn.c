@@ -48,6 +48,9 @@ int learn_from_json(json_object *root, const char *name, const char *digest, str
         copy_str(out->why, sizeof out->why, js_str(e, "why"));
         copy_str(out->detail, sizeof out->detail, js_str(e, "detail"));
     }
+    const char *np = js_str(e, "no_pipelining");
+    if (np && np[0])
+        copy_str(out->no_pipelining, sizeof out->no_pipelining, np);
     return 1;
 }
 
@@ -81,6 +84,15 @@ void learn_note(struct learned *lr, int per_session, const char *why, const char
     lr->seen = now_wall();
     log_notice("learned: this relay takes %d ETRN%s per session (%s: %s); later polls reconnect before that",
                per_session, per_session == 1 ? "" : "s", lr->why, lr->detail);
+}
+
+void learn_no_pipelining(struct learned *lr, const char *detail)
+{
+    if (lr->no_pipelining[0])
+        return;
+    copy_str(lr->no_pipelining, sizeof lr->no_pipelining, detail && detail[0] ? detail : "?");
+    log_notice("learned: this relay does not take pipelined ETRNs (%s); later polls send one at a time",
+               lr->no_pipelining);
 }
 
 int learn_budget(const struct relay_cfg *rc, const struct learned *lr)
@@ -117,7 +129,7 @@ static int learn_save_locked(const struct etp_config *cfg, const struct relay_cf
         const struct relay_cfg *r = &cfg->relays[i];
         json_object *e = NULL;
         if (r == rc || strcmp(r->name, rc->name) == 0) {
-            if (!lr->per_session && !lr->next_start)
+            if (!lr->per_session && !lr->next_start && !lr->no_pipelining[0])
                 continue;
             e = json_object_new_object();
             json_object_object_add(e, "digest", json_object_new_string(rc->digest));
@@ -128,6 +140,8 @@ static int learn_save_locked(const struct etp_config *cfg, const struct relay_cf
                 json_object_object_add(e, "seen", json_object_new_int64(lr->seen));
             }
             json_object_object_add(e, "next_start", json_object_new_int(lr->next_start));
+            if (lr->no_pipelining[0])
+                json_object_object_add(e, "no_pipelining", json_object_new_string(lr->no_pipelining));
         } else if (orel && json_object_is_type(orel, json_type_object)) {
             json_object *oe;
             if (json_object_object_get_ex(orel, r->name, &oe) && json_object_is_type(oe, json_type_object))
@@ -168,6 +182,9 @@ void learn_status(FILE *out, const struct etp_config *cfg)
                     name, lr.per_session, lr.per_session == 1 ? "" : "s", lr.why, t, lr.detail, b,
                     b != lr.per_session ? " (max-etrn-per-session)" : "");
         }
+        if (lr.no_pipelining[0] && rc->etrn_pipelining)
+            fprintf(out, "    etrn-pipelining: not used, a pipelined group got a reply out of shape (%s)\n",
+                    lr.no_pipelining);
         if (lr.next_start > 0 && lr.next_start < rc->nnodes) {
             char node[80];
             printable(node, sizeof node, rc->nodes[lr.next_start], strlen(rc->nodes[lr.next_start]));

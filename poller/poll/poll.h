@@ -41,6 +41,8 @@ struct relay_poll {
     struct learned lr;
     int64_t deadline_ms;          /* poll-timeout: every wait ends by it */
     struct poll_gate *gate;       /* NULL: send at once */
+    int pipe_off;                 /* ETRN method: pipelining stopped for this poll */
+    int pipe_said;                /* ETRN method: why it does not pipeline, logged once */
 };
 /* For a method: wait until the gate opens (or the poll is aborted).
  * Returns 1 go (rp->deadline_ms is then the gate's), 0 stop (*why set). */

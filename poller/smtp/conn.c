@@ -244,6 +244,32 @@ int conn_send_line(struct conn *c, const char *line, int timeout_s)
     return conn_send_line_redacted(c, line, NULL, timeout_s);
 }
 
+int conn_send_lines(struct conn *c, const char *const *lines, int n, int timeout_s)
+{
+    if (c->dead || c->fd < 0) {
+        seterr(c, "connection is closed");
+        return -1;
+    }
+    char buf[CONN_SEND_MAX];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(lines[i]);
+        if (l + 2 > sizeof buf - len || memchr(lines[i], '\r', l) || memchr(lines[i], '\n', l)) {
+            seterr(c, "refusing to send an overlong group or a multi-line command");
+            return -1;
+        }
+        memcpy(buf + len, lines[i], l);
+        memcpy(buf + len + l, "\r\n", 2);
+        len += l + 2;
+    }
+    for (int i = 0; i < n; i++)
+        log_wire('>', lines[i], strlen(lines[i]));
+    int r = io_write(c, buf, len, now_ms() + (int64_t)timeout_s * 1000);
+    if (r < 0)
+        c->dead = 1;
+    return r;
+}
+
 /* Get one line (without CR LF) into out; -1 on error/too long. */
 static int read_line(struct conn *c, char *out, size_t outsize, size_t *outlen, int64_t deadline)
 {

@@ -92,6 +92,11 @@ int conn_state_file_name(const char *prefix, const char *relay, const char *host
 size_t conn_pending(const struct conn *c);
 
 int conn_send_line(struct conn *c, const char *line, int timeout_s);      /* adds CRLF */
+/* Several command lines (each without CRLF) in one write: a pipelined group
+ * (RFC 2920).  At most CONN_SEND_MAX bytes with the CRLFs; -1 (c->err) if
+ * more, if a line holds CR or LF, or on an I/O error.  Not for secrets. */
+#define CONN_SEND_MAX 4096
+int conn_send_lines(struct conn *c, const char *const *lines, int n, int timeout_s);
 /* Same, but the transcript shows `shown` instead of the line (AUTH data). */
 int conn_send_line_redacted(struct conn *c, const char *line, const char *shown, int timeout_s);
 /* Read one complete reply. 0 ok, -1 I/O/timeout/protocol error (c->err). */

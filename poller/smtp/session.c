@@ -330,23 +330,13 @@ static int all_acked(int fd)
     return ti.tcpi_unacked == 0;
 }
 
-int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
-                        int64_t deadline_ms, int64_t patience_ms)
+/* Wait for a reply until `until`; from `soon` on (if before `until`), a
+ * relay whose TCP has acknowledged everything sent is taken to sit on the
+ * reply: -2 (tarpit).  0 ok, -1 no reply (c.err). */
+static int wait_reply_patient(struct session *s, struct smtp_reply *r, int64_t until, int64_t soon,
+                              int64_t patience_ms)
 {
-    int64_t until = now_ms() + timeout_ms;
-    if (deadline_ms > 0 && deadline_ms < until)
-        until = deadline_ms;
-    int64_t left = until - now_ms();
-    if (left <= 0) {
-        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
-        return -1;
-    }
-    if (conn_send_line(&s->c, cmd, (int)((left + 999) / 1000)) < 0)
-        return -1;
-    s->commands++;
-    s->last_cmd_ms = now_ms();
-    int64_t soon = s->last_cmd_ms + patience_ms;
-    if (patience_ms > 0 && soon < until && s->c.rlen == 0 &&
+    if (soon > 0 && soon < until && s->c.rlen == 0 &&
         !(s->c.tls && gnutls_record_check_pending(s->c.tls) > 0)) {
         int w;
         while ((w = wait_fd(s->c.fd, POLLIN, soon)) == 0) {
@@ -365,6 +355,56 @@ int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r
         }
     }
     return read_reply_until(s, r, until);
+}
+
+int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                        int64_t deadline_ms, int64_t patience_ms)
+{
+    int64_t until = now_ms() + timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < until)
+        until = deadline_ms;
+    int64_t left = until - now_ms();
+    if (left <= 0) {
+        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
+        return -1;
+    }
+    if (conn_send_line(&s->c, cmd, (int)((left + 999) / 1000)) < 0)
+        return -1;
+    s->commands++;
+    s->last_cmd_ms = now_ms();
+    return wait_reply_patient(s, r, until, patience_ms > 0 ? s->last_cmd_ms + patience_ms : 0, patience_ms);
+}
+
+int session_send_group(struct session *s, const char *const *cmds, int n, int64_t timeout_ms,
+                       int64_t deadline_ms)
+{
+    int64_t until = now_ms() + timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < until)
+        until = deadline_ms;
+    int64_t left = until - now_ms();
+    if (left <= 0) {
+        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
+        return -1;
+    }
+    if (conn_send_lines(&s->c, cmds, n, (int)((left + 999) / 1000)) < 0)
+        return -1;
+    s->commands += n;
+    s->last_cmd_ms = now_ms();
+    return 0;
+}
+
+int session_reply_patient(struct session *s, struct smtp_reply *r, int64_t timeout_ms, int64_t deadline_ms,
+                          int64_t patience_ms)
+{
+    int64_t t0 = now_ms(), until = t0 + timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < until)
+        until = deadline_ms;
+    if (until - t0 <= 0) {
+        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
+        s->c.dead = 1;
+        return -1;
+    }
+    return wait_reply_patient(s, r, until, patience_ms > 0 ? t0 + patience_ms : 0, patience_ms);
 }
 
 int session_cmd(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,

@@ -57,6 +57,17 @@ int session_cmd(struct session *s, const char *cmd, struct smtp_reply *r, int64_
  * (slow line) is waited for up to the normal bound. */
 int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
                         int64_t deadline_ms, int64_t patience_ms);
+/* A pipelined group (RFC 2920): the commands in one write (conn_send_lines,
+ * bounded by CONN_SEND_MAX), counted in s->commands.  0 ok; -1 not sent
+ * (s->c.err; the connection is dead). */
+int session_send_group(struct session *s, const char *const *cmds, int n, int64_t timeout_ms,
+                       int64_t deadline_ms);
+/* The next reply of a group, within min(now + timeout_ms, deadline); from
+ * now + patience_ms on (0: never) a relay whose TCP acknowledged every
+ * command sent is taken to sit on it: -2 (the connection is dead).  0 ok;
+ * -1 no reply (s->c.err; the connection is dead). */
+int session_reply_patient(struct session *s, struct smtp_reply *r, int64_t timeout_ms, int64_t deadline_ms,
+                          int64_t patience_ms);
 /* QUIT, wait at most wait_ms for the 221 (never more than to.quit), close. */
 void session_quit(struct session *s, int64_t wait_ms);
 /* Close without QUIT (the connection is lost or must be abandoned). */

@@ -196,6 +196,20 @@ START_TEST(learned_file)
     ck_assert_int_eq(l.per_session, 0);
     ck_assert_int_eq(l.next_start, 0);
     ck_assert_int_eq(learn_parse("{\"relays\":[", 12, "mx", "abc", &l), 0);
+    /* a relay that got a reply out of shape in a pipelined group, escaped */
+    const char *np = "{\"relays\":{\"mx\":{\"digest\":\"abc\",\"next_start\":0,"
+                     "\"no_pipelining\":\"554 5.5.0 sync \\u001b[0m\"}}}";
+    ck_assert_int_eq(learn_parse(np, strlen(np), "mx", "abc", &l), 1);
+    ck_assert_int_eq(l.per_session, 0);
+    ck_assert_ptr_nonnull(strstr(l.no_pipelining, "554 5.5.0 sync"));
+    ck_assert_ptr_null(strchr(l.no_pipelining, 0x1b));
+    ck_assert_int_eq(learn_parse(np, strlen(np), "mx", "abd", &l), 0);   /* config changed: forgotten */
+    ck_assert_str_eq(l.no_pipelining, "");
+    struct learned m;
+    memset(&m, 0, sizeof m);
+    learn_no_pipelining(&m, "554 5.5.0 Error: SMTP protocol synchronization");
+    learn_no_pipelining(&m, "second");                   /* the first reason is kept */
+    ck_assert_str_eq(m.no_pipelining, "554 5.5.0 Error: SMTP protocol synchronization");
 }
 END_TEST
 
@@ -281,6 +295,129 @@ START_TEST(nodes)
 }
 END_TEST
 
+/* Pipelined ETRN only on an explicit yes, a relay advertising PIPELINING
+ * that never showed a limit, nothing odd earlier in the poll; groups bounded
+ * by ETRN_PIPE_MAX, ETRN_PIPE_MAX_BYTES and the session budget. */
+START_TEST(pipe_decision)
+{
+    static char longn[CFG_MAX_NODES][256];
+    const char *names[ETRN_PIPE_MAX];
+    for (int i = 0; i < ETRN_PIPE_MAX; i++) {
+        snprintf(longn[i], sizeof longn[i], "n%d.test", i + 1);
+        names[i] = longn[i];
+    }
+    struct etrn_pipe_ctx c = { .enabled = 1, .advertised = 1, .left = 10, .nodes = names };
+    const char *why = "x";
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 10);
+    ck_assert_ptr_null(why);
+    /* the key absent (default no): lock-step, and nothing to say */
+    c.enabled = 0;
+    why = "x";
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_null(why);
+    c.enabled = 1;
+    /* PIPELINING not advertised after STARTTLS */
+    c.advertised = 0;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "PIPELINING"));
+    c.advertised = 1;
+    /* a limit, tarpit or drop ever learned: never */
+    c.learned = 7;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "limit"));
+    c.learned = 0;
+    /* a group of an earlier poll got a reply out of shape */
+    c.refused = 1;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_nonnull(strstr(why, "out of shape"));
+    c.refused = 0;
+    /* stopped earlier in this poll */
+    c.off = 1;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_nonnull(why);
+    c.off = 0;
+    /* max-etrn-per-session: no group larger than what the session has left */
+    c.budget = 4;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 4);
+    c.sent = 2;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 2);
+    c.sent = 3;                                   /* one left: lock-step, a passing reason */
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_null(why);
+    c.budget = 0;
+    c.sent = 0;
+    /* one node left */
+    c.left = 1;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), 1);
+    ck_assert_ptr_null(why);
+    /* at most ETRN_PIPE_MAX commands per group */
+    c.left = ETRN_PIPE_MAX;
+    ck_assert_int_eq(etrn_pipe_group(&c, &why), ETRN_PIPE_MAX);
+    c.left = ETRN_PIPE_MAX + 5;                   /* the caller passes at most ETRN_PIPE_MAX names */
+    ck_assert_int_le(etrn_pipe_group(&c, &why), ETRN_PIPE_MAX);
+    /* at most ETRN_PIPE_MAX_BYTES per write: 255-character nodes are 262
+     * bytes each with "ETRN " and CRLF: 15 fit in 4096 */
+    for (int i = 0; i < ETRN_PIPE_MAX; i++) {
+        memset(longn[i], 'a', 255);
+        longn[i][255] = '\0';
+    }
+    c.left = ETRN_PIPE_MAX;
+    int n = etrn_pipe_group(&c, &why);
+    ck_assert_int_eq(n, ETRN_PIPE_MAX_BYTES / 262);
+    ck_assert_int_le(n * 262, ETRN_PIPE_MAX_BYTES);
+}
+END_TEST
+
+/* A reply out of its place in a group: not an ETRN reply, or Postfix's
+ * "SMTP protocol synchronization" */
+START_TEST(pipe_reply_shape)
+{
+    const char *ok[] = { "250 Queuing started\r\n", "251 OK, no messages waiting for node a\r\n",
+                         "253 OK, 3 pending messages for node a started\r\n",
+                         "458 4.7.1 ETRN session limit reached\r\n", "459 Node a not allowed\r\n",
+                         "421 4.3.2 closing\r\n", "554 Too many nonmail commands\r\n",
+                         "501 argument must begin with #\r\n" };
+    const char *odd[] = { "220 fake.test ESMTP\r\n", "221 Bye\r\n", "235 2.7.0 ok\r\n", "354 go ahead\r\n",
+                          "334 VXNlcm5hbWU6\r\n", "254 what\r\n",
+                          "554 5.5.0 Error: SMTP protocol synchronization\r\n",
+                          "503 5.5.0 Improper use of SMTP command pipelining\r\n" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct smtp_reply r;
+        reply_init(&r);
+        size_t used;
+        ck_assert_int_eq(reply_parse_buf(&r, ok[i], strlen(ok[i]), &used, NULL), REPLY_DONE);
+        ck_assert_msg(etrn_pipe_reply_ok(&r), "out of shape: %s", ok[i]);
+    }
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        struct smtp_reply r;
+        reply_init(&r);
+        size_t used;
+        ck_assert_int_eq(reply_parse_buf(&r, odd[i], strlen(odd[i]), &used, NULL), REPLY_DONE);
+        ck_assert_msg(!etrn_pipe_reply_ok(&r), "in shape: %s", odd[i]);
+    }
+}
+END_TEST
+
+/* The key: default no, yes read, and (like every key) in the relay's digest. */
+START_TEST(pipe_config)
+{
+    struct etp_config a, b;
+    char err[2000];
+    const char *c1 = "state-dir = \"/tmp\"\nrelay mx { host = \"h\" domains = { \"a.test\" } }\n";
+    const char *c2 = "state-dir = \"/tmp\"\nrelay mx { host = \"h\" domains = { \"a.test\" } etrn-pipelining = yes }\n";
+    const char *c3 = "state-dir = \"/tmp\"\nrelay mx { host = \"h\" domains = { \"a.test\" } etrn-pipelining = maybe }\n";
+    ck_assert_int_eq(config_load_string(c1, "c1", &a, err, sizeof err), 0);
+    ck_assert_int_eq(config_load_string(c2, "c2", &b, err, sizeof err), 0);
+    ck_assert_int_eq(a.relays[0].etrn_pipelining, 0);
+    ck_assert_int_eq(b.relays[0].etrn_pipelining, 1);
+    ck_assert_str_ne(a.relays[0].digest, b.relays[0].digest);
+    config_free(&a);
+    config_free(&b);
+    ck_assert_int_ne(config_load_string(c3, "c3", &a, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "etrn-pipelining"));
+}
+END_TEST
+
 UNIT_MAIN("etrn",
           rfc1985_codes,
           count_only_where_rfc1985_puts_it,
@@ -292,4 +429,7 @@ UNIT_MAIN("etrn",
           learned_file,
           config_digest,
           env_list_whole_names,
-          nodes)
+          nodes,
+          pipe_decision,
+          pipe_reply_shape,
+          pipe_config)
