@@ -31,11 +31,13 @@
 #            (tests/lib/slowline.py, t_syn_out)
 #   ETRN     the ETRN reply (the -v transcript; the first 25x after ETRN)
 #   last     the last message complete at the sink (the file's mtime)
-#   hold     the hold's end (its log line "hold: ended"; without a hold,
-#            "poll finished")
+#   end      the hold's end (its log line "hold: ended"; without a hold,
+#            "poll finished", which may come after the hang-up)
 #   hang-up  ppp0 gone (the hook's request seen and the line hung up)
 # and RTs / bytes on the line from link-up to hang-up, LB = 8 RTT + the
-# session's bytes at the line rate (as bench/slowline.sh computes it).
+# session's bytes at the line rate (as bench/slowline.sh computes it); for
+# the hold cases a floor instead: 8 RTT + the downlink's bytes (the line is
+# full duplex, so the two ways' sum bounds nothing there).
 # FLAP=0 skips the flap measurement; BENCH_MAX (s, default 400) bounds a case.
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,8 +140,8 @@ pkill_daemon() {
     wait "$pid" 2>/dev/null
 }
 
-report() { # report LABEL FILE
-    local f=$1 lab=$2 i v out=""
+report() { # report FILE LABEL [floor]
+    local f=$1 lab=$2 kind=${3:-lb} i v out=""
     for i in 1 2 3 4 5 6; do
         v=$(col $i < "$f" | grep -v '^-$' | median)
         out="$out $(printf '%8s' "$v")"
@@ -147,10 +149,15 @@ report() { # report LABEL FILE
     local d u sy tu lb
     d=$(col 7 < "$f" | median); u=$(col 8 < "$f" | median)
     sy=$(col 9 < "$f" | median); tu=$(col 10 < "$f" | median)
-    lb=$(slowline_lb "${d%.*}" "${u%.*}" 8)
-    printf '  %-22s%s %5s %7s %7s %7.3f\n' "$lab" "$out" "$((${sy%.*} + ${tu%.*}))" "$d" "$u" \
-        "$(awk -v l="$lb" 'BEGIN { print l / 1000 }')"
-    printf '  %-22s   spread: usable %s, SYN %s, ETRN %s, hold %s, hang-up %s; poll killed by the hang-up: %s of %s\n' "" \
+    if [ "$kind" = floor ]; then
+        # full duplex: the downlink's bytes at the line rate + 8 RTT
+        lb=$(slowline_lb "${d%.*}" 0 8)
+    else
+        lb=$(slowline_lb "${d%.*}" "${u%.*}" 8)
+    fi
+    printf '  %-22s%s %5s %7s %7s %7.3f%s\n' "$lab" "$out" "$((${sy%.*} + ${tu%.*}))" "$d" "$u" \
+        "$(awk -v l="$lb" 'BEGIN { print l / 1000 }')" "$([ "$kind" = floor ] && echo ' (floor)')"
+    printf '  %-22s   spread: usable %s, SYN %s, ETRN %s, end %s, hang-up %s; poll killed by the hang-up: %s of %s\n' "" \
         "$(col 1 < "$f" | spread)" "$(col 2 < "$f" | spread)" "$(col 3 < "$f" | spread)" \
         "$(col 5 < "$f" | spread)" "$(col 6 < "$f" | spread)" "$(col 13 < "$f" | awk '{s+=$1} END {print s+0}')" \
         "$(wc -l < "$f")"
@@ -173,7 +180,7 @@ for prof in $PROFILES; do
     for c in first resumed mission empty; do : > "$T/$prof.$c"; done
     echo
     echo "== $prof: $SL_RATE bit/s, base RTT $((2 * SL_DELAY)) ms, queue $SL_QUEUE B; daemon, $RUNS runs, medians (s after link-up)"
-    printf '  %-22s %8s %8s %8s %8s %8s %8s %5s %7s %7s %7s\n' case usable SYN ETRN last hold hang-up RTs "down B" "up B" "LB s"
+    printf '  %-22s %8s %8s %8s %8s %8s %8s %5s %7s %7s %7s\n' case usable SYN ETRN last end hang-up RTs "down B" "up B" "LB s"
     for r in $(seq 1 "$RUNS"); do
         rm -rf "$T/state-$prof"
         one_case "$T/nohold.conf" "first-$prof-$r" >> "$T/$prof.first"
@@ -193,10 +200,10 @@ for prof in $PROFILES; do
     done
     report "$T/$prof.first" "first poll, no hold"
     report "$T/$prof.resumed" "resumed, no hold"
-    report "$T/$prof.mission" "mission 20x4KB"
+    report "$T/$prof.mission" "mission 20x4KB" floor
     printf '  %-22s   delivered before the hang-up (per run): %s of 20; still at the relay: %s\n' "" \
         "$(col 11 < "$T/$prof.mission" | tr '\n' ' ')" "$(col 12 < "$T/$prof.mission" | tr '\n' ' ')"
-    report "$T/$prof.empty" "empty poll (learned)"
+    report "$T/$prof.empty" "empty poll (learned)" floor
     if [ "${FLAP:-1}" = 1 ]; then
         # redial right after a hang-up: the daemon keeps running
         rm -f "$REQ" "$REQ.info"
@@ -220,6 +227,7 @@ for prof in $PROFILES; do
     ip netns del "$SL_NS" 2>/dev/null
 done
 echo
-echo "usable: the daemon's verdict; SYN: at the relay's end of the line; RTs and bytes: link-up to hang-up"
-echo "(all connections: the poll's session, and for the mission Postfix's deliveries); LB: 8 RTT + bytes/rate."
+echo "usable: the daemon's verdict; SYN: at the relay's end of the line; end: the hold's end (no hold: the"
+echo "poll's); RTs and bytes: link-up to hang-up, all connections (the mission: Postfix's deliveries too);"
+echo "LB: 8 RTT + both ways' bytes at the line rate (bench/slowline.sh's); floor: 8 RTT + the downlink's bytes."
 echo "# $(uptime | sed 's/^ *//')"
