@@ -12,7 +12,10 @@
 #     kept; SIGHUP with a good one -> new config used; sd_notify messages
 #  2  link down during a poll (relay stalls at ETRN) -> poll killed within 1 s;
 #     SIGTERM during a poll -> the child unwinds by itself, daemon exits 0
-#  3  ppp0 (tun) hang-up during a poll -> poll killed within 1 s
+#  3  ppp0 (tun) hang-up during a poll -> poll killed within 1 s; a redial
+#     right after it is a flap (settle applies)
+#  3b ppp0 hang-up once the poll is done with the line (a hook asked for it)
+#     -> the poll finishes (hooks, exit 0); a redial right after: no settle
 #  4  temporary failures -> retries with growing backoff, then success stops them
 #  5  permanent failure -> no retries until SIGHUP
 #  6  link.cycle-timeout -> poll killed, retried
@@ -209,6 +212,43 @@ ip -n "$C" route replace default dev ppp0
 check "redial within a minute of the hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
 EL=$(( $(ms_now) - t0 ))
 check "... after settle, the link flapped ($EL ms >= 900)" [ "$EL" -ge 900 ]
+d_stop
+ip -n "$C" route replace default via "$RELAY" dev wan0
+fake_ns_stop
+
+# --- 3b: hang-up once the poll is done with the line ---------------------------
+# A hold-done/post-poll hook asks for the hang-up (etrnpoll-hangup --request);
+# the line goes while the poll still runs its hooks: the poll finishes
+# (hooks, state, exit 0), and a redial right after is no flap (no settle).
+tun_stop                            # section 3's redialled ppp0
+fake_ns_start "$C" 127.0.0.60 2525 p3b normal --idle-timeout 3
+printf '#!/bin/sh\n: > %q\nsleep 2\n: > %q\n' "$T/p3b.req" "$T/p3b.done" > "$T/p3b-hook.sh"
+chmod 755 "$T/p3b-hook.sh"
+CONF=$(IFACES='"ppp*"' RHOST=127.0.0.60 TOPX="hooks { post-poll = { \"$T/p3b-hook.sh\" } }" dconf p3b)
+d_start p3b "$CONF"
+tun_start "$C" ppp0
+ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
+ip -n "$C" link set ppp0 up
+ip -n "$C" route replace default dev ppp0
+check "ppp0 up: poll, its post-poll hook asks for the hang-up" wait_for 8 test -e "$T/p3b.req"
+tun_stop
+within 1000 "hang-up while the post-poll hook runs: the daemon lets the poll finish" \
+    grep -q 'the running poll is done with the line; letting it finish' "$DLOG"
+check "... the hook ran to its end" wait_for 4 test -e "$T/p3b.done"
+check "... the poll finished: exit 0, not stopped" wait_for 4 grep -q 'poll finished: exit 0' "$DLOG"
+check "... and was not killed" hasnot "$DLOG" 'poll stopped \(link down\)'
+rm -f "$T/p3b.req" "$T/p3b.done"
+tun_start "$C" ppp0
+ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
+ip -n "$C" link set ppp0 up
+t0=$(ms_now)
+ip -n "$C" route replace default dev ppp0
+check "redial right after that hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
+EL=$(( $(ms_now) - t0 ))
+check "... at once, the hang-up ended a mission: no flap ($EL ms < 900, settle is 1 s)" [ "$EL" -lt 900 ]
+check "log: polling now" [ "$(grep -c 'link ppp0 usable (10\.64\.0\.2, default route) — polling now' "$DLOG")" = 2 ]
+wait_for 8 test -e "$T/p3b.done"
+tun_stop
 d_stop
 ip -n "$C" route replace default via "$RELAY" dev wan0
 fake_ns_stop

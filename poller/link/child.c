@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "core/priv.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -37,6 +38,47 @@ static void child_on_term(int sig)
     etp_abort_now();
 }
 
+/* In the poll process: the write end of the "done with the line" pipe. */
+static int child_line_wfd = -1;
+
+/* cycle_run() calls this once every relay session has ended, before the
+ * hold-done hooks (which may hang up): tell the supervisor, so that the
+ * line going down from now on does not stop this poll. */
+static void child_line_done(void *arg)
+{
+    (void)arg;
+    if (child_line_wfd < 0)
+        return;
+    char c = 'L';
+    if (write(child_line_wfd, &c, 1) != 1)
+        log_debug("poll process: line-done pipe: %s", strerror(errno));
+    close(child_line_wfd);
+    child_line_wfd = -1;
+}
+
+/* The supervisor: read the child's line-done byte (or EOF: it is gone or
+ * closed its end); closes the pipe at EOF. */
+void line_fd_read(struct sup *s)
+{
+    while (s->line_fd >= 0) {
+        char c;
+        ssize_t n = read(s->line_fd, &c, 1);
+        if (n == 1) {
+            if (!s->child_line_done)
+                log_debug("poll process %ld is done with the line", (long)s->child);
+            s->child_line_done = 1;
+            s->line_done = 1;
+            continue;
+        }
+        if (n < 0 && (errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        close(s->line_fd);        /* EOF or an error: nothing more will come */
+        s->line_fd = -1;
+    }
+}
+
 void start_poll(struct sup *s, const char *trigger)
 {
     if (s->child) {
@@ -53,11 +95,21 @@ void start_poll(struct sup *s, const char *trigger)
         snprintf(o.up.addr4, sizeof o.up.addr4, "%s", s->up.addr4);
         snprintf(o.up.addr6, sizeof o.up.addr6, "%s", s->up.addr6);
     }
+    int lp[2] = { -1, -1 };
+    if (pipe2(lp, O_CLOEXEC | O_NONBLOCK) < 0) {
+        /* Only the hang-up case suffers: a link-down then stops the poll. */
+        log_debug("line-done pipe: %s", strerror(errno));
+        lp[0] = lp[1] = -1;
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
+        if (lp[0] >= 0) {
+            close(lp[0]);
+            close(lp[1]);
+        }
         /* Treated like a temporary failure of the poll: retried with backoff. */
         log_err("cannot start a poll: fork: %s", strerror(errno));
         s->backoff_s = sup_backoff_next(s->backoff_s, s->cfg->link.backoff_min, s->cfg->link.backoff_max);
@@ -98,6 +150,10 @@ void start_poll(struct sup *s, const char *trigger)
         if (s->nt.fd >= 0)
             close(s->nt.fd);
         linkwatch_close_fds(s->lw);
+        if (lp[0] >= 0)
+            close(lp[0]);
+        child_line_wfd = lp[1];
+        o.line_done = child_line_done;
         if (sigprocmask(SIG_SETMASK, &s->oldmask, NULL) < 0) {
             log_err("poll process: sigprocmask: %s", strerror(errno));
             _exit(EX_OSERR);
@@ -112,6 +168,10 @@ void start_poll(struct sup *s, const char *trigger)
      * (the child already exec'd) or ESRCH (already gone) are harmless. */
     if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
         log_debug("setpgid %ld: %s", (long)pid, strerror(errno));
+    if (lp[1] >= 0)
+        close(lp[1]);
+    s->line_fd = lp[0];
+    s->child_line_done = 0;
     s->child = pid;
     s->child_started = boot_ms();
     s->child_trigger = trigger;
@@ -209,6 +269,12 @@ void poll_ended(struct sup *s, int status)
      * ESRCH (nothing left in the group) is the normal case. */
     if ((s->term_at || sig) && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
         log_debug("kill group %ld: %s", (long)pid, strerror(errno));
+    line_fd_read(s);              /* a line-done byte not yet seen */
+    if (s->line_fd >= 0) {
+        close(s->line_fd);
+        s->line_fd = -1;
+    }
+    s->child_line_done = 0;
     s->child = 0;
     s->last_end = now;
     enum kill_reason why = s->kill_reason;

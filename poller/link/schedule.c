@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* schedule.c — the daemon's pure scheduling rules (unit-tested): what an
- * exit code means for the next poll, and the back-off. */
+ * exit code means for the next poll, the back-off, the settle time. */
 #include "link/supervisor.h"
 #include <stdint.h>
 #include <sysexits.h>
@@ -35,6 +35,14 @@ int sup_backoff_next(int cur_s, int min_s, int max_s)
     if (cur_s > max_s / 2)
         return max_s;
     return cur_s * 2;
+}
+
+int64_t sup_settle_ms(int p2p, int64_t down_ms, int64_t now, int settle_s)
+{
+    int64_t settle_ms = (int64_t)(settle_s > 0 ? settle_s : 0) * 1000;
+    if (p2p && !(down_ms && now - down_ms < SUP_FLAP_MS))
+        return 0;
+    return settle_ms;
 }
 
 int64_t sup_backoff_delay_ms(int base_s, uint32_t rnd)

@@ -37,7 +37,10 @@ struct sup {
     /* link */
     int usable;
     struct lw_verdict up;         /* current verdict (the uplink when usable) */
-    int64_t down_ms;              /* when the uplink last stopped being usable (0 never) */
+    int64_t down_ms;              /* when the uplink last went down unexpectedly (a flap:
+                                   * settle applies to a redial; 0 = never) */
+    int line_done;                /* a poll on this link-up is done with the line: a
+                                   * hang-up now is the end of the mission, no flap */
 
     /* schedule; deadlines in ms of CLOCK_BOOTTIME, 0 = none */
     int64_t settle_at;
@@ -54,6 +57,8 @@ struct sup {
     int64_t term_at;              /* SIGTERM sent (0 = not being killed) */
     int killed_hard;
     enum kill_reason kill_reason;
+    int line_fd;                  /* read end of the child's "done with the line" pipe, -1 */
+    int child_line_done;          /* it said so: a link-down lets it finish (hooks, state) */
 
     int stopping;
     unsigned long polls;
@@ -74,4 +79,6 @@ void kill_poll(struct sup *s, enum kill_reason why);
 void schedule_after(struct sup *s, int code, const char *how);
 void poll_ended(struct sup *s, int status);
 void reap(struct sup *s);
+void line_fd_read(struct sup *s);
+
 #endif

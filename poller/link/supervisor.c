@@ -111,15 +111,13 @@ const char *vtext(const struct lw_verdict *v, char *buf, size_t size)
  * point-to-point link (ppp, tun) that is judged usable already has its
  * address and default route in place — pppd adds them before ip-up — so
  * waiting buys nothing and costs paid line time; `settle` then applies only
- * when the link flapped recently (went down less than FLAP_MS ago).  Links
- * with a carrier (Ethernet to a DSL/cable modem) always settle. */
-#define FLAP_MS 60000
+ * when the link flapped recently (sup_settle_ms, schedule.c).  A hang-up
+ * after a poll was done with the line (the hold-done hook's) is no flap:
+ * down_ms is not set for it.  Links with a carrier (Ethernet to a DSL/cable
+ * modem) always settle. */
 static int64_t settle_for(const struct sup *s, const struct lw_verdict *v, int64_t now)
 {
-    int64_t settle_ms = (int64_t)s->cfg->link.settle * 1000;
-    if (v->p2p && !(s->down_ms && now - s->down_ms < FLAP_MS))
-        return 0;
-    return settle_ms;
+    return sup_settle_ms(v->p2p, s->down_ms, now, s->cfg->link.settle);
 }
 
 static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
@@ -131,6 +129,7 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
     if (v->usable && (!s->usable || initial)) {
         s->usable = 1;
         s->up = *v;
+        s->line_done = 0;         /* this link-up's poll has not happened yet */
         s->blocked = 0;           /* a new link-up clears a permanent failure */
         s->backoff_s = 0;
         s->poll_at = 0;
@@ -142,11 +141,12 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
     }
     if (!v->usable && (s->usable || initial)) {
         int was = s->usable;
+        line_fd_read(s);          /* did the poll say it is done with the line? */
         char name[IF_NAMESIZE];
         snprintf(name, sizeof name, "%s", s->up.ifname);
         s->usable = 0;
         if (was)
-            s->down_ms = now;
+            s->down_ms = s->line_done ? 0 : now;
         s->up = *v;
         s->settle_at = 0;
         s->poll_at = 0;
@@ -154,9 +154,12 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
         vtext(v, t, sizeof t);
         if (!was) {
             log_notice("link not usable (%s) — waiting", t);
-        } else if (s->child && !s->term_at) {
+        } else if (s->child && !s->term_at && !s->child_line_done) {
             kill_poll(s, KILL_LINK_DOWN);
             log_notice("link %s down (%s) — killed running poll", name, t);
+        } else if (s->child && !s->term_at) {
+            log_notice("link %s down (%s) — the running poll is done with the line; "
+                       "letting it finish", name, t);
         } else {
             log_notice("link %s down (%s)", name, t);
         }
@@ -168,7 +171,8 @@ static void on_verdict(struct sup *s, const struct lw_verdict *v, int initial)
          * link-up: DNS must be updated and a running session is bound to
          * the old address. */
         int killed = 0;
-        if (s->child && !s->term_at) {
+        s->line_done = 0;
+        if (s->child && !s->term_at && !s->child_line_done) {
             kill_poll(s, KILL_UPLINK_CHANGED);
             killed = 1;
         }
@@ -416,7 +420,7 @@ int supervisor_run(const struct run_opts *o)
     struct sup *s = &sv;
     memset(s, 0, sizeof *s);
     s->config_path = o->config_path;
-    s->sfd = s->tfd = -1;
+    s->sfd = s->tfd = s->line_fd = -1;
     s->nt.fd = -1;
     int rc = 0;
 
@@ -498,12 +502,13 @@ int supervisor_run(const struct run_opts *o)
         if (s->stopping && !s->child)
             break;
         arm_timer(s);
-        struct pollfd p[3] = {
+        struct pollfd p[4] = {
             { .fd = s->sfd, .events = POLLIN },
             { .fd = linkwatch_fd(s->lw), .events = POLLIN },
             { .fd = s->tfd, .events = POLLIN },
+            { .fd = s->line_fd, .events = POLLIN },     /* -1: ignored by poll() */
         };
-        int n = poll(p, 3, -1);
+        int n = poll(p, 4, -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -516,6 +521,10 @@ int supervisor_run(const struct run_opts *o)
             if (read(s->tfd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
                 log_debug("timerfd read: %s", strerror(errno));
         }
+        /* before the signals and netlink: a child that is done with the line
+         * and then hangs it up is not stopped for it */
+        if (p[3].revents & (POLLIN | POLLHUP | POLLERR))
+            line_fd_read(s);
         if (p[0].revents & POLLIN) {
             if (on_signalfd(s) < 0) {
                 rc = EX_OSERR;
@@ -537,6 +546,8 @@ int supervisor_run(const struct run_opts *o)
         waitpid(s->child, NULL, 0);
         s->child = 0;
     }
+    if (s->line_fd >= 0)
+        close(s->line_fd);
     log_notice("daemon stopped");
 out:
     if (!s->stopping)

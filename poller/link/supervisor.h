@@ -31,4 +31,12 @@ int sup_backoff_next(int cur_s, int min_s, int max_s);
  * synchronise and the delay never exceeds link.backoff-max.  Milliseconds,
  * at least 1. */
 int64_t sup_backoff_delay_ms(int base_s, uint32_t rnd);
+
+/* Milliseconds to wait before polling a link that just became usable
+ * (link.settle = settle_s).  A point-to-point link (ppp, tun) judged usable
+ * already has its address and default route, so it is polled at once
+ * unless it flapped: went down (down_ms, 0 = never or not counted) less than
+ * SUP_FLAP_MS before now.  Other links always settle. */
+#define SUP_FLAP_MS 60000
+int64_t sup_settle_ms(int p2p, int64_t down_ms, int64_t now, int settle_s);
 #endif

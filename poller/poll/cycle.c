@@ -297,6 +297,8 @@ int cycle_run(const struct etp_config *cfg, const struct cycle_opts *o)
     for (int i = 0; i < cfg->nrelays; i++)
         relay_poll_end(&x.polls[i]);
     /* after QUIT: a hold-done hook may hang up the line */
+    if (o->line_done)
+        o->line_done(o->line_done_arg);
     hold_done_hooks(cfg, &hs);
 
     if (etp_abort)

@@ -23,6 +23,12 @@ struct cycle_opts {
     int no_ddns;                  /* --no-ddns */
     int check_only;               /* check --connect: session, TLS, AUTH, ETRN advertised; no ETRN */
     int lock_wait;                /* seconds to wait for the poll lock (0 = don't wait) */
+    /* Called once, after every relay session has ended (QUIT) and before the
+     * hold-done hooks, which may hang up the line: what follows (hooks,
+     * state) needs no line.  The daemon lets such a poll finish when the
+     * line goes down.  NULL: not called. */
+    void (*line_done)(void *arg);
+    void *line_done_arg;
 };
 
 /* Returns the process exit code (sysexits). Takes the poll lock itself. */

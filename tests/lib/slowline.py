@@ -4,6 +4,7 @@
 
     slowline.py --near NAME --far NAME --rate BPS [--up-rate BPS]
                 --delay MS [--queue BYTES] --ready FILE [--stats FILE]
+                [--trace FILE] [--hung-up]
 
 Creates two tun devices (IFF_TUN|IFF_NO_PI) in the network namespace it runs
 in; the caller moves --far into the other namespace (`ip link set NAME netns
@@ -26,7 +27,23 @@ traffic flows, and at exit):
   syns (TCP SYNs near->far), turns (TCP payload direction changes from up to
   down on any connection: one per request/response round trip the client
   waited for), tcp_up_payload / tcp_down_payload (TCP payload bytes).
+Wall-clock event times (CLOCK_REALTIME seconds, as `date +%s.%N`; 0 = not
+yet), for measuring a dial-up from outside:
+  dials / hangups (counts), t_dial / t_hangup (the last dial / hang-up),
+  t_syn_in (the first TCP SYN from --near after the last dial entered the
+  line), t_syn_out (... came out at --far: "at the relay"), t_up_last /
+  t_down_last (the last packet carrying TCP payload came out, each way).
 Closing (SIGTERM) deletes both devices, like a hang-up.
+
+Dial-up cycles without restarting (the far side stays, as the ISP's end of
+a modem line does; its address and routes survive):
+  SIGHUP   hang up: the --near device disappears; whatever the line still
+           carried is lost, and packets the far side sends meanwhile are
+           dropped (counted in down_drops);
+  SIGUSR2  dial: the --near device is created again (down, no address; the
+           caller configures it as pppd would);
+each writes the stats.  --hung-up starts with the line hung up (no --near
+device until the first SIGUSR2).
 """
 import argparse
 import fcntl
@@ -114,18 +131,22 @@ def main():
     ap.add_argument("--ready", required=True)
     ap.add_argument("--stats")
     ap.add_argument("--trace", help="log SYN/FIN/RST packets: in-time out-time dir ports flags")
+    ap.add_argument("--hung-up", action="store_true", help="start hung up (no --near device)")
     a = ap.parse_args()
 
-    near = open_tun(a.near)
+    near = None if a.hung_up else open_tun(a.near)
     far = open_tun(a.far)
     up = Direction(a.up_rate or a.rate, a.delay / 1000.0, a.queue)
     down = Direction(a.rate, a.delay / 1000.0, a.queue)
-    st = {"syns": 0, "turns": 0, "tcp_up_payload": 0, "tcp_down_payload": 0}
+    st = {"syns": 0, "turns": 0, "tcp_up_payload": 0, "tcp_down_payload": 0,
+          "dials": 0, "hangups": 0, "t_dial": 0.0, "t_hangup": 0.0, "t_syn_in": 0.0,
+          "t_syn_out": 0.0, "t_up_last": 0.0, "t_down_last": 0.0}
     last_dir = {}                   # flow -> "up"/"down" of the last payload
     heap = []                       # (arrival time, seq, out fd, packet)
     seq = 0
     stop = []
     dump_now = []
+    line_req = []                   # "hangup" / "dial", from the signal handlers
 
     def dump():
         if not a.stats:
@@ -140,6 +161,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *x: stop.append(1))
     signal.signal(signal.SIGINT, lambda *x: stop.append(1))
     signal.signal(signal.SIGUSR1, lambda *x: dump_now.append(1))
+    signal.signal(signal.SIGHUP, lambda *x: line_req.append("hangup"))
+    signal.signal(signal.SIGUSR2, lambda *x: line_req.append("dial"))
     with open(a.ready + ".tmp", "w") as f:
         f.write("%d\n" % os.getpid())
     os.replace(a.ready + ".tmp", a.ready)
@@ -149,16 +172,41 @@ def main():
     dirty = False
 
     while not stop:
+        while line_req:
+            req = line_req.pop(0)
+            if req == "hangup" and near is not None:
+                os.close(near)      # the kernel deletes the device
+                near = None
+                heap = []           # what was on the line is lost
+                up.free_at = down.free_at = 0.0
+                last_dir.clear()
+                st["hangups"] += 1
+                st["t_hangup"] = time.time()
+            elif req == "dial" and near is None:
+                near = open_tun(a.near)
+                st["dials"] += 1
+                st["t_dial"] = time.time()
+                st["t_syn_in"] = st["t_syn_out"] = 0.0
+            dump_now.append(1)
         now = time.monotonic()
         timeout = 1.0
         if heap:
             timeout = max(0.0, min(timeout, heap[0][0] - now))
         try:
-            r, _, _ = select.select([near, far], [], [], timeout)
+            r, _, _ = select.select([fd for fd in (near, far) if fd is not None], [], [], timeout)
         except InterruptedError:
             r = []
         now = time.monotonic()
         for fd in r:
+            if fd == far and near is None:
+                # hung up: the ISP's end has nowhere to send to
+                for _ in range(64):
+                    try:
+                        pkt = os.read(far, MAX_PKT)
+                    except (BlockingIOError, OSError):
+                        break
+                    down.drops += 1
+                continue
             for _ in range(64):
                 try:
                     pkt = os.read(fd, MAX_PKT)
@@ -183,20 +231,33 @@ def main():
                             "F" if flags & 1 else "", "R" if flags & 4 else ""))
                     if syn and name == "up":
                         st["syns"] += 1
+                        if not st["t_syn_in"]:
+                            st["t_syn_in"] = time.time()
                     if payload:
                         st["tcp_%s_payload" % name] += payload
                         if name == "down" and last_dir.get(key) == "up":
                             st["turns"] += 1
                         last_dir[key] = name
+                    mark = ("syn" if syn and name == "up" else "") + (name if payload else "")
+                else:
+                    mark = ""
                 seq += 1
-                heapq.heappush(heap, (t, seq, out, pkt))
+                heapq.heappush(heap, (t, seq, out, pkt, mark))
                 dirty = True
         while heap and heap[0][0] <= now:
-            _, _, out, pkt = heapq.heappop(heap)
+            _, _, out, pkt, mark = heapq.heappop(heap)
             try:
                 os.write(out, pkt)
             except OSError:
-                pass                # device down: the packet is lost, as on a line
+                continue            # device down: the packet is lost, as on a line
+            if mark:
+                w = time.time()
+                if mark.startswith("syn"):
+                    if not st["t_syn_out"]:
+                        st["t_syn_out"] = w
+                    mark = mark[3:]
+                if mark:
+                    st["t_%s_last" % mark] = w
         if dump_now or (dirty and now - last_dump >= 1.0):
             dump_now.clear()
             dump()

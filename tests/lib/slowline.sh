@@ -12,8 +12,20 @@
 #        isp0  in namespace $SL_NS, $SL_ISP peer $SL_GW, default route
 #        the line between them: tests/lib/slowline.py (pid SL_PID)
 #   slowline_stop              hang up: both devices disappear
+#   slowline_hangup            hang up but keep the line for a redial: ppp0
+#                              disappears (with its address and route), the
+#                              ISP end (isp0, its address and route) stays;
+#                              what was in flight is lost
+#   slowline_dial              redial after slowline_hangup, as pppd does:
+#                              ppp0 appears, then its address, up and the
+#                              default route in one `ip -batch`; SL_T_UP is
+#                              the wall time (date +%s.%N) just before that
+#                              batch ran ("link-up")
 #   slowline_stat KEY          a counter of the line (see slowline.py):
 #                              up_bytes down_bytes syns turns up_drops ...
+#                              and wall-clock times: t_dial t_hangup t_syn_in
+#                              t_syn_out (first SYN after the last dial, at
+#                              the relay's end) t_up_last t_down_last
 #   slowline_lb NBYTES_DOWN NBYTES_UP RTTS
 #                              lower bound in ms for a dialogue of RTTS round
 #                              trips carrying those bytes over this line
@@ -48,8 +60,7 @@ slowline_start() {
     on_exit "slowline_stop"
     wait_for 10 test -e "$ready" || { echo "slowline did not start:"; cat "$T/slowline.log"; return 1; }
     ip link set isp0 netns "$SL_NS" || return 1
-    ip addr add "$SL_GW" peer "$SL_ISP/32" dev ppp0 && ip link set ppp0 up &&
-        ip route add default dev ppp0 || return 1
+    _slowline_ppp_up || return 1
     ip -n "$SL_NS" addr add "$SL_ISP" peer "$SL_GW/32" dev isp0 &&
         ip -n "$SL_NS" link set isp0 up &&
         ip -n "$SL_NS" route add default dev isp0 || return 1
@@ -60,6 +71,28 @@ slowline_stop() {
     kill "$SL_PID" 2>/dev/null
     wait "$SL_PID" 2>/dev/null || true
     SL_PID=
+}
+
+# pppd's part once IPCP is done: address, up, default route (one batch, so a
+# watcher sees them within a millisecond, in this order)
+_slowline_ppp_up() {
+    printf 'addr add %s peer %s/32 dev ppp0\nlink set ppp0 up\nroute add default dev ppp0\n' \
+        "$SL_GW" "$SL_ISP" > "$T/slowline.batch"
+    SL_T_UP=$(date +%s.%N)
+    ip -batch "$T/slowline.batch"
+}
+
+slowline_hangup() {
+    [ -n "${SL_PID:-}" ] || return 1
+    kill -HUP "$SL_PID" || return 1
+    wait_for 5 bash -c '! ip link show ppp0 >/dev/null 2>&1'
+}
+
+slowline_dial() {
+    [ -n "${SL_PID:-}" ] || return 1
+    kill -USR2 "$SL_PID" || return 1
+    wait_for 5 ip link show ppp0 >/dev/null 2>&1 || { echo "slowline_dial: no ppp0"; return 1; }
+    _slowline_ppp_up
 }
 
 slowline_stat() {

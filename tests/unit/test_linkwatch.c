@@ -371,6 +371,21 @@ START_TEST(backoff_jitter_bounds)
 }
 END_TEST
 
+START_TEST(settle_point_to_point)
+{
+    int64_t now = 10 * 60 * 1000;
+    /* ppp/tun: polled at once, unless it went down less than a minute ago */
+    ck_assert_int_eq(sup_settle_ms(1, 0, now, 2), 0);
+    ck_assert_int_eq(sup_settle_ms(1, now - SUP_FLAP_MS, now, 2), 0);
+    ck_assert_int_eq(sup_settle_ms(1, now - SUP_FLAP_MS + 1, now, 2), 2000);
+    ck_assert_int_eq(sup_settle_ms(1, now - 1000, now, 5), 5000);
+    /* carrier links always settle; settle 0 is 0; a bad value is no wait */
+    ck_assert_int_eq(sup_settle_ms(0, 0, now, 2), 2000);
+    ck_assert_int_eq(sup_settle_ms(0, now - 1000, now, 0), 0);
+    ck_assert_int_eq(sup_settle_ms(0, 0, now, -1), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("linkwatch");
@@ -383,6 +398,7 @@ int main(void)
               no_interfaces_means_default_route_interface,
               address_choice_is_stable,
               flags_text);
-    UNIT_CASE(s, "schedule", exit_classes, backoff_doubles_and_caps, backoff_jitter_bounds);
+    UNIT_CASE(s, "schedule", exit_classes, backoff_doubles_and_caps, backoff_jitter_bounds,
+              settle_point_to_point);
     return unit_run(s, UNIT_FORK);
 }
