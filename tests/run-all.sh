@@ -9,10 +9,14 @@
 # distcheck.
 #   sudo sh tests/run-all.sh            # everything
 #   QUICK=1 sudo sh tests/run-all.sh    # skip the sanitizer build and distcheck
+#   JOBS=2 sudo sh tests/run-all.sh     # tests at a time (default: 2 per core)
+# The integration tests mostly wait (timers, servers, a simulated line), not
+# compute, and each runs in namespaces of its own, so they run 2 per core.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 log() { printf '\n=== %s\n' "$*"; }
+JOBS=${JOBS:-$(( $(nproc) * 2 ))}
 
 log "dependencies (Debian packages)"
 sh tests/install-deps.sh
@@ -29,7 +33,7 @@ run_suite() {
     dir=$1 label=$2; shift 2
     log "make check ($label)"
     rc=0
-    (cd "$dir" && make -j2 check "$@") || rc=$?
+    (cd "$dir" && make -j"$JOBS" check "$@") || rc=$?
     trs=$(find "$dir" -name '*.trs' -not -path '*/etrnpoll-*/*')
     if [ -f "$dir/test-suite.log" ]; then
         # print the log of every failing test, so CI output shows why
