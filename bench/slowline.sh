@@ -22,7 +22,9 @@
 #      line was released;
 #   3. an empty poll right after it: line time from ETRN to the hold's end.
 # With 10 domains also etrnpoll with etrn-pipelining = yes (the 10 ETRNs in
-# one write: LB counts one ETRN round trip).  MISSION=0 skips 2 and 3.
+# one write: LB counts one ETRN round trip).  MISSION=0 skips 2 and 3;
+# POLLS=0 skips 1 (e.g. `POLLS=0 bash bench/slowline.sh 5 gsm`: the mission
+# five times).
 set -u
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 export SRCDIR ETRNPOLL=${ETRNPOLL:-$SRCDIR/build/etrnpoll}
@@ -117,6 +119,7 @@ for prof in $PROFILES; do
     echo "== $prof: $SL_RATE bit/s, base RTT $((2 * SL_DELAY)) ms, queue $SL_QUEUE B; $RUNS runs, medians"
     printf '  %-34s %8s %8s %6s %8s %8s %8s %7s\n' case "ETRN s" "exit s" RTs "down B" "up B" "LB s" "÷ LB"
     for n in 1 10; do
+        [ "${POLLS:-1}" != 0 ] || break
         mkconf "$T/p$n.conf" $n
         : > "$T/first$n"; : > "$T/res$n"; : > "$T/ms$n"
         for r in $(seq 1 "$RUNS"); do

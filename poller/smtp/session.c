@@ -357,18 +357,28 @@ static int wait_reply_patient(struct session *s, struct smtp_reply *r, int64_t u
     return read_reply_until(s, r, until);
 }
 
-int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
-                        int64_t deadline_ms, int64_t patience_ms)
+/* The time a command may take: *until = now + timeout_ms, cut to the
+ * poll's deadline (if any); returns the seconds left for the send, rounded
+ * up, or -1 (s->c.err set) when the deadline has passed already. */
+static int send_window(struct session *s, int64_t timeout_ms, int64_t deadline_ms, int64_t *until)
 {
-    int64_t until = now_ms() + timeout_ms;
-    if (deadline_ms > 0 && deadline_ms < until)
-        until = deadline_ms;
-    int64_t left = until - now_ms();
+    *until = now_ms() + timeout_ms;
+    if (deadline_ms > 0 && deadline_ms < *until)
+        *until = deadline_ms;
+    int64_t left = *until - now_ms();
     if (left <= 0) {
         snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
         return -1;
     }
-    if (conn_send_line(&s->c, cmd, (int)((left + 999) / 1000)) < 0)
+    return (int)((left + 999) / 1000);
+}
+
+int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r, int64_t timeout_ms,
+                        int64_t deadline_ms, int64_t patience_ms)
+{
+    int64_t until;
+    int secs = send_window(s, timeout_ms, deadline_ms, &until);
+    if (secs < 0 || conn_send_line(&s->c, cmd, secs) < 0)
         return -1;
     s->commands++;
     s->last_cmd_ms = now_ms();
@@ -378,15 +388,9 @@ int session_cmd_patient(struct session *s, const char *cmd, struct smtp_reply *r
 int session_send_group(struct session *s, const char *const *cmds, int n, int64_t timeout_ms,
                        int64_t deadline_ms)
 {
-    int64_t until = now_ms() + timeout_ms;
-    if (deadline_ms > 0 && deadline_ms < until)
-        until = deadline_ms;
-    int64_t left = until - now_ms();
-    if (left <= 0) {
-        snprintf(s->c.err, sizeof s->c.err, "poll-timeout reached");
-        return -1;
-    }
-    if (conn_send_lines(&s->c, cmds, n, (int)((left + 999) / 1000)) < 0)
+    int64_t until;
+    int secs = send_window(s, timeout_ms, deadline_ms, &until);
+    if (secs < 0 || conn_send_lines(&s->c, cmds, n, secs) < 0)
         return -1;
     s->commands += n;
     s->last_cmd_ms = now_ms();
