@@ -3,7 +3,8 @@
  *
  *   UNIT_MAIN("reply", single_line, multi_line, ...)
  *       main(): a suite of one test case "core" holding these tests.
- *   UNIT_CASE(suite, "name", test, ...)   add a test case to a suite
+ *   UNIT_CASE(suite, "name", test, ...)   add a test case to a suite; it
+ *       returns the case (tcase_set_timeout(UNIT_CASE(...), 60))
  *   unit_run(suite, UNIT_FORK or UNIT_NOFORK)
  *       run a suite built by hand (more cases, set-up before the run) and
  *       return main()'s exit status. */
@@ -15,12 +16,13 @@
 
 enum { UNIT_FORK = 0, UNIT_NOFORK = 1 };
 
-static inline void unit_case(Suite *s, const char *name, const TTest *const *tests)
+static inline TCase *unit_case(Suite *s, const char *name, const TTest *const *tests)
 {
     TCase *tc = tcase_create(name);
     for (; *tests; tests++)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
+    return tc;
 }
 
 static inline int unit_run(Suite *s, int nofork)
