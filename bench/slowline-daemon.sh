@@ -168,10 +168,7 @@ for prof in $PROFILES; do
     slowline_start "$prof" || { echo "line $prof did not start"; exit 1; }
     RD=$T/relay-$prof
     export RD SL_NS
-    ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$RD" "$SL_ISP" "$SL_GW" d1.test \
-        > "$T/relay.log" 2>&1 || { cat "$T/relay.log"; exit 1; }
-    on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $RD"
-    "$LIB/relay.sh" sink-start "$RD" "$SL_GW" >/dev/null 2>&1 || { echo "sink did not start"; exit 1; }
+    slowline_relay_start "$RD" d1.test || { echo "relay or sink did not start"; exit 1; }
     slowline_hangup || { echo "hang-up failed"; exit 1; }
     mkhook
 
@@ -221,10 +218,7 @@ for prof in $PROFILES; do
             "$(grep 'link ppp0 usable' "$flog" | tail -1 | sed 's/^ *[0-9.]* //; s/.*link ppp0/link ppp0/')"
         printf '    first SYN at the relay %s s after link-up\n' "$(fsub "$(slowline_stat t_syn_out)" "$t1")"
     fi
-    ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$RD" >/dev/null 2>&1
-    "$LIB/relay.sh" sink-stop "$RD" >/dev/null 2>&1
-    slowline_stop
-    ip netns del "$SL_NS" 2>/dev/null
+    slowline_relay_end "$RD"
 done
 echo
 echo "usable: the daemon's verdict; SYN: at the relay's end of the line; end: the hold's end (no hold: the"

@@ -75,10 +75,7 @@ for prof in $PROFILES; do
     ip netns exec "$SL_NS" env PDNS_ALLOW_FROM=192.0.2.0/24 sh "$LIB/pdns.sh" start "$PD" "$SL_ISP" $DNS_PORT $API_PORT $ZONE > "$T/pdns.log" 2>&1 ||
         { cat "$T/pdns.log"; exit 1; }
     on_exit "ip netns exec $SL_NS sh $LIB/pdns.sh stop $PD"
-    ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$RD" "$SL_ISP" "$SL_GW" "d1.$ZONE" \
-        > "$T/relay.log" 2>&1 || { cat "$T/relay.log"; exit 1; }
-    on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $RD"
-    "$LIB/relay.sh" sink-start "$RD" "$SL_GW" >/dev/null 2>&1 || { echo "sink did not start"; exit 1; }
+    slowline_relay_start "$RD" "d1.$ZONE" || { echo "relay or sink did not start"; exit 1; }
     echo
     echo "== $prof: $SL_RATE bit/s, base RTT $((2 * SL_DELAY)) ms; $RUNS runs, medians (s from the start)"
     printf '  %-28s %9s %9s %9s %9s %14s\n' binary "updated" "served" "ETRN rep" "exit" "ETRN - served"
@@ -97,9 +94,6 @@ for prof in $PROFILES; do
             "$(col 3 < "$T/res-$b" | median)" "$(col 4 < "$T/res-$b" | median)" \
             "$(awk '$2 != "-" && $3 != "-" { print $3 - $2 }' "$T/res-$b" | median)"
     done
-    ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$RD" >/dev/null 2>&1
     ip netns exec "$SL_NS" sh "$LIB/pdns.sh" stop "$PD" >/dev/null 2>&1
-    "$LIB/relay.sh" sink-stop "$RD" >/dev/null 2>&1
-    slowline_stop
-    ip netns del "$SL_NS" 2>/dev/null
+    slowline_relay_end "$RD"
 done

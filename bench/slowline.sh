@@ -107,10 +107,7 @@ for prof in $PROFILES; do
     slowline_start "$prof" || { echo "line $prof did not start"; exit 1; }
     RD=$T/relay-$prof
     doms=(); for i in $(seq 1 10); do doms+=("d$i.test"); done
-    ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$RD" "$SL_ISP" "$SL_GW" "${doms[@]}" \
-        > "$T/relay.log" 2>&1 || { cat "$T/relay.log"; exit 1; }
-    on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $RD"
-    "$LIB/relay.sh" sink-start "$RD" "$SL_GW" >/dev/null 2>&1 || { echo "sink did not start"; exit 1; }
+    slowline_relay_start "$RD" "${doms[@]}" || { echo "relay or sink did not start"; exit 1; }
     printf '#!/bin/sh\n{ echo DELIVERED=$(%q delivered %q); echo QUEUED=$(ip netns exec %q %q queued %q); date +%%s.%%N; } > %q\n' \
         "$LIB/relay.sh" "$RD" "$SL_NS" "$LIB/relay.sh" "$RD" "$T/hangup.out" > "$T/hangup.sh"
     chmod 755 "$T/hangup.sh"
@@ -143,10 +140,7 @@ for prof in $PROFILES; do
         report_case "pipelined, resumed, $n dom." "$T/pres$n" $n 1
     done
     if [ "${MISSION:-1}" = 0 ]; then
-        ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$RD" >/dev/null 2>&1
-        "$LIB/relay.sh" sink-stop "$RD" >/dev/null 2>&1
-        slowline_stop
-        ip netns del "$SL_NS" 2>/dev/null
+        slowline_relay_end "$RD"
         continue
     fi
 
@@ -161,6 +155,7 @@ for prof in $PROFILES; do
         t0=$(now)
         "$ETRNPOLL" -c "$T/m.conf" -v poll 2>&1 | "$PY" "$STAMP" "$t0" > "$T/mission.out"
         t1=$(now)
+        cp "$T/mission.out" "$T/mission-$r.out"                 # KEEP=1 keeps them
         et=$(etrn_reply_s "$T/mission.out" first)
         last=$(ls -t --time-style=+%s.%N -l "$RD/sink" 2>/dev/null | awk 'NR==2 { print $6 }')
         dl=$(sed -n 's/^DELIVERED=//p' "$T/hangup.out" 2>/dev/null); q=$(sed -n 's/^QUEUED=//p' "$T/hangup.out" 2>/dev/null)
@@ -181,10 +176,7 @@ for prof in $PROFILES; do
         "$(col 4 < "$T/mission" | tr '\n' ' ')" "$(col 5 < "$T/mission" | tr '\n' ' ')"
     printf '  empty poll: hang-up %ss after start, line held %ss after the ETRN reply\n' \
         "$(col 1 < "$T/empty" | median)" "$(col 2 < "$T/empty" | median)"
-    ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$RD" >/dev/null 2>&1
-    "$LIB/relay.sh" sink-stop "$RD" >/dev/null 2>&1
-    slowline_stop
-    ip netns del "$SL_NS" 2>/dev/null
+    slowline_relay_end "$RD"
 done
 echo
 echo "RTs: TCP handshakes + request/response turns counted on the line; LB: see the header of this script."

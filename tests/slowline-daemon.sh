@@ -24,12 +24,9 @@ need_binary
 DOM=v90.test N=5
 slowline_start v90 || { bad "simulated v90 line starts"; finish; }
 RD=$T/relay
-on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $RD"
-if ! ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$RD" "$SL_ISP" "$SL_GW" $DOM \
-        > "$T/relay-start.log" 2>&1; then
-    cat "$T/relay-start.log"; bad "real Postfix relay starts in the ISP namespace"; finish
-fi
-"$LIB/relay.sh" sink-start "$RD" "$SL_GW" > "$T/sink.log" 2>&1 || { cat "$T/sink.log"; bad "sink starts on the gateway"; finish; }
+slowline_relay_start "$RD" $DOM; rc=$?
+[ "$rc" != 1 ] || { bad "real Postfix relay starts in the ISP namespace"; finish; }
+[ "$rc" != 2 ] || { bad "sink starts on the gateway"; finish; }
 check "line hung up: ppp0 gone" slowline_hangup
 ip netns exec "$SL_NS" "$LIB/relay.sh" inject "$RD" $N $DOM > "$T/inject.log" 2>&1 ||
     { cat "$T/inject.log"; bad "$N messages held at the relay"; finish; }

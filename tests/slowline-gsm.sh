@@ -24,12 +24,9 @@ slowline_start gsm || { bad "simulated GSM line starts"; finish; }
 ok "GSM line: ppp0 $SL_GW <-> $SL_ISP ($SL_RATE bit/s, one-way delay $SL_DELAY ms)"
 
 RD=$T/relay
-on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $RD"
-if ! ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$RD" "$SL_ISP" "$SL_GW" $DOM \
-        > "$T/relay-start.log" 2>&1; then
-    cat "$T/relay-start.log"; bad "real Postfix relay starts in the ISP namespace"; finish
-fi
-"$LIB/relay.sh" sink-start "$RD" "$SL_GW" > "$T/sink.log" 2>&1 || { cat "$T/sink.log"; bad "sink starts on the gateway"; finish; }
+slowline_relay_start "$RD" $DOM; rc=$?
+[ "$rc" != 1 ] || { bad "real Postfix relay starts in the ISP namespace"; finish; }
+[ "$rc" != 2 ] || { bad "sink starts on the gateway"; finish; }
 ok "Postfix relay on $SL_ISP (ISP side), smtp-sink on $SL_GW:25 (gateway side)"
 
 ip netns exec "$SL_NS" env RELAY_MSG_SIZE=$SIZE "$LIB/relay.sh" inject "$RD" $N $DOM > "$T/inject.log" 2>&1 ||

@@ -26,6 +26,15 @@
 #                              and wall-clock times: t_dial t_hangup t_syn_in
 #                              t_syn_out (first SYN after the last dial, at
 #                              the relay's end) t_up_last t_down_last
+#   slowline_relay_start RD DOMAIN...
+#                              a real Postfix backup MX (tests/lib/relay.sh,
+#                              directory RD) in the ISP namespace, holding
+#                              mail for DOMAIN... and delivering over the
+#                              line to smtp-sink on the gateway ($SL_GW:25);
+#                              stopped on exit.  1: the relay did not start,
+#                              2: the sink did not (the log is printed)
+#   slowline_relay_end RD      stop the relay, the sink and the line, and
+#                              remove the ISP namespace (for the next profile)
 #   slowline_lb NBYTES_DOWN NBYTES_UP RTTS
 #                              lower bound in ms for a dialogue of RTTS round
 #                              trips carrying those bytes over this line
@@ -64,6 +73,21 @@ slowline_start() {
     ip -n "$SL_NS" addr add "$SL_ISP" peer "$SL_GW/32" dev isp0 &&
         ip -n "$SL_NS" link set isp0 up &&
         ip -n "$SL_NS" route add default dev isp0 || return 1
+}
+
+slowline_relay_start() {
+    local rd=$1; shift
+    on_exit "ip netns exec $SL_NS $LIB/relay.sh stop $rd"
+    ip netns exec "$SL_NS" env RELAY_SINK=external "$LIB/relay.sh" start "$rd" "$SL_ISP" "$SL_GW" "$@" \
+        > "$T/relay-start.log" 2>&1 || { cat "$T/relay-start.log"; return 1; }
+    "$LIB/relay.sh" sink-start "$rd" "$SL_GW" > "$T/sink.log" 2>&1 || { cat "$T/sink.log"; return 2; }
+}
+
+slowline_relay_end() {
+    ip netns exec "$SL_NS" "$LIB/relay.sh" stop "$1" >/dev/null 2>&1
+    "$LIB/relay.sh" sink-stop "$1" >/dev/null 2>&1
+    slowline_stop
+    ip netns del "$SL_NS" 2>/dev/null
 }
 
 slowline_stop() {
