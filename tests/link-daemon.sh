@@ -188,12 +188,17 @@ if grep -q '^#2 C QUIT' "$FTRANS"; then echo "     (the aborted poll sent QUIT)"
 fake_ns_stop
 
 # --- 3: ppp0 (tun) hang-up during a poll ------------------------------------
+# ppp_dial: ppp0 (a tun) appears with its address and is set up, as pppd
+# does after IPCP; the caller adds the default route (and times from it)
+ppp_dial() {
+    tun_start "$C" ppp0
+    ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
+    ip -n "$C" link set ppp0 up
+}
 fake_ns_start "$C" 127.0.0.60 2525 p3 stall-etrn --idle-timeout 3
 CONF=$(IFACES='"ppp*"' ETRN_TO=300 RHOST=127.0.0.60 dconf p3)
 d_start p3 "$CONF"
-tun_start "$C" ppp0
-ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
-ip -n "$C" link set ppp0 up
+ppp_dial
 t0=$(ms_now)
 ip -n "$C" route replace default dev ppp0
 check "ppp0 up: poll, stalled at ETRN" wait_for 6 grep -q '^#1 C ETRN' "$FTRANS"
@@ -204,9 +209,7 @@ tun_stop
 within 1000 "ppp0 hang-up during a poll: poll ended" grep -q 'poll stopped (link down)' "$DLOG"
 # a redial right after the hang-up is a flap: settle applies again
 wait_for 6 grep -q '^#1 CLOSE' "$FTRANS"
-tun_start "$C" ppp0
-ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
-ip -n "$C" link set ppp0 up
+ppp_dial
 t0=$(ms_now)
 ip -n "$C" route replace default dev ppp0
 check "redial within a minute of the hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
@@ -226,9 +229,7 @@ printf '#!/bin/sh\n: > %q\nsleep 2\n: > %q\n' "$T/p3b.req" "$T/p3b.done" > "$T/p
 chmod 755 "$T/p3b-hook.sh"
 CONF=$(IFACES='"ppp*"' RHOST=127.0.0.60 TOPX="hooks { post-poll = { \"$T/p3b-hook.sh\" } }" dconf p3b)
 d_start p3b "$CONF"
-tun_start "$C" ppp0
-ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
-ip -n "$C" link set ppp0 up
+ppp_dial
 ip -n "$C" route replace default dev ppp0
 check "ppp0 up: poll, its post-poll hook asks for the hang-up" wait_for 8 test -e "$T/p3b.req"
 tun_stop
@@ -238,9 +239,7 @@ check "... the hook ran to its end" wait_for 4 test -e "$T/p3b.done"
 check "... the poll finished: exit 0, not stopped" wait_for 4 grep -q 'poll finished: exit 0' "$DLOG"
 check "... and was not killed" hasnot "$DLOG" 'poll stopped \(link down\)'
 rm -f "$T/p3b.req" "$T/p3b.done"
-tun_start "$C" ppp0
-ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
-ip -n "$C" link set ppp0 up
+ppp_dial
 t0=$(ms_now)
 ip -n "$C" route replace default dev ppp0
 check "redial right after that hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
