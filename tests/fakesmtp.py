@@ -6,6 +6,12 @@ The real relay in the test suite is a real Postfix.  This server exists ONLY for
 what no real server does on request: malformed replies, injection attempts,
 hangs, resets, odd-but-legal replies.  Python standard library only.
 
+This file is the entry point, the command line and this documentation; the
+code is in the modules beside it (found wherever this file is run from):
+fakesmtp_dialogue.py (the default dialogue: I/O, transcript lines,
+STARTTLS, AUTH, ETRN), fakesmtp_scenarios.py (the scenario table) and
+fakesmtp_server.py (TLS context, transcript file, accept loop).
+
 USAGE
   fakesmtp.py --listen ADDR [--port 0] --port-file F --scenario NAME[:ARG]
               [--tls-cert C --tls-key K] [--transcript FILE] [--max-sessions N]
@@ -144,7 +150,9 @@ SCENARIOS  (--scenario NAME or NAME:ARG; ARG sets the option in brackets)
                        with --auth-mechs): server-final "v=" correct / left
                        out (235 right after the client proof) / wrong
   Adding one: subclass Dialogue, override fault() (or caps()/cmd_X()), and
-  register it with @scenario(name, doc, where=..., at=..., arg=...).
+  register it with @scenario(name, doc, where=..., at=..., arg=...), in
+  fakesmtp_scenarios.py, or from a script that imports fakesmtp (as
+  tests/harden-tls.sh does for its TLS-layer scenarios).
 
 TLS
   --tls-cert/--tls-key enable STARTTLS (and are required by --implicit-tls:
