@@ -434,9 +434,14 @@ enum hold_end hold_sm_step(struct hold_sm *sm, int64_t t, const struct hold_conn
      * between two delivery connections (nothing open in between) may leave
      * one as long again, so wait HOLD_GAP_FACTOR x the longest gap seen
      * (here or in the relays' earlier polls), never less than hold.quiet,
-     * never more than quiet_max_ms. */
+     * never more than quiet_max_ms.  A gap ended by our confirming ETRN
+     * is not the relay's own pause: it lasted the quiet period plus the
+     * confirmation because we waited that long, and counting it would
+     * double the quiet period after every confirmed poll (issue 13: 10 s,
+     * 21.9 s, 45.9 s, then the 60 s cap in three GSM polls in a row). */
     const struct hold_params *p = &sm->p;
     if (new_in != HOLD_T_NONE && prev_open_in == 0 && prev_close != HOLD_T_NONE &&
+        sm->confirm_until == HOLD_T_NONE &&
         new_in > prev_close && new_in - prev_close > sm->max_gap_ms)
         sm->max_gap_ms = new_in - prev_close;
     sm->quiet_ms = p->quiet_ms;

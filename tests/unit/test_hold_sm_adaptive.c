@@ -93,6 +93,42 @@ START_TEST(confirm_window)
 }
 END_TEST
 
+START_TEST(a_gap_ended_by_the_confirmation_is_not_learned)
+{
+    /* quiet 10 s, a relay that delivers once more only when asked again
+     * (a deferred message retried on the confirming ETRN): that gap is
+     * quiet + the confirmation, ours, not the relay's; learning it made the
+     * next poll's quiet period 21.9 s, then 45.9 s, then the cap. */
+    struct hold_params p = params(10, 120, 1800);
+    p.quiet_max_ms = S(60);
+    struct hold_sm *sm = new_sm(&p);
+    struct hold_conn a = in_conn(1, 40000, 1, 1), b = in_conn(1, 40001, 2, 1);
+    hold_sm_step(sm, 0, &a, 1);
+    hold_sm_step(sm, 1000, NULL, 0);                        /* a closed at 1 s */
+    ck_assert_int_eq(hold_sm_step(sm, 11000, NULL, 0), HOLD_QUIET);
+    hold_sm_confirming(sm, 5000);                           /* ETRN again */
+    ck_assert_int_eq(hold_sm_step(sm, 11950, &b, 1), HOLD_NOT_RUN);    /* brought b */
+    ck_assert_int_eq(sm->seen_in, 2);
+    ck_assert_int_eq(sm->max_gap_ms, 0);
+    ck_assert_int_eq(sm->quiet_ms, S(10));
+    hold_sm_step(sm, 12500, NULL, 0);                       /* b closed */
+    ck_assert_int_eq(hold_sm_step(sm, 22400, NULL, 0), HOLD_NOT_RUN);
+    ck_assert_int_eq(hold_sm_step(sm, 22600, NULL, 0), HOLD_QUIET);    /* 10 s, not 21.9 s */
+    struct hold_summary s;
+    hold_sm_summary(sm, &s);
+    ck_assert_int_eq(s.max_gap_ms, 0);                      /* what trust.c would learn */
+    /* a gap the relay leaves by itself, after that, still counts */
+    struct hold_conn c = in_conn(1, 40002, 3, 1);
+    hold_sm_init(sm, &p, NULL, NULL);
+    hold_sm_step(sm, 0, &a, 1);
+    hold_sm_step(sm, 1000, NULL, 0);
+    ck_assert_int_eq(hold_sm_step(sm, 8000, &c, 1), HOLD_NOT_RUN);     /* 7 s gap, no confirm */
+    ck_assert_int_eq(sm->max_gap_ms, 7000);
+    ck_assert_int_eq(sm->quiet_ms, S(14));
+    free(sm);
+}
+END_TEST
+
 START_TEST(quiet_follows_the_gaps)
 {
     /* quiet 4 s: fixed, the hold would end at 8 s, before the third
@@ -203,7 +239,8 @@ int main(void)
 {
     Suite *s = suite_create("hold-sm-adaptive");
     TCase *tc = UNIT_CASE(s, "state machine", syn_then_established_is_one_connection,
-                          syn_recv_is_activity, confirm_window, quiet_follows_the_gaps,
+                          syn_recv_is_activity, confirm_window, a_gap_ended_by_the_confirmation_is_not_learned,
+                          quiet_follows_the_gaps,
                           empty_at_learned_bound, overshoot_from_the_close_seen,
                           per_peer_bytes);
     tcase_set_timeout(tc, 60);
