@@ -50,14 +50,8 @@ need_root
 need_binary
 . "$LIB/netns.sh"
 . "$LIB/slowline.sh"
-STAMP=$SRCDIR/bench/stamp.py
-median() { sort -n | awk '{a[NR]=$1} END { if (!NR) { print "-"; exit } if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+. "$SRCDIR/bench/lib.sh"
 spread() { sort -n | awk '{a[NR]=$1} END { if (!NR) print "-"; else if (NR == 1) print a[1]; else printf "%s-%s\n", a[1], a[NR] }'; }
-now() { date +%s.%N; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || a == 0 || a == "-" || b == "") print "-"; else printf "%.3f\n", a - b }'; }
-col() { awk -v k="$1" '{ print $k }'; }
-counters() { echo "$(slowline_stat down_bytes) $(slowline_stat up_bytes) $(slowline_stat syns) $(slowline_stat turns)"; }
-delta() { local -a o=($1) n=($2); echo "$((n[0]-o[0])) $((n[1]-o[1])) $((n[2]-o[2])) $((n[3]-o[3]))"; }
 
 mkconf() { # mkconf FILE STATE [hold lines]
     cat > "$1" <<C

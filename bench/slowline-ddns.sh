@@ -25,12 +25,8 @@ need_root
 need_binary
 . "$LIB/netns.sh"
 . "$LIB/slowline.sh"
-STAMP=$SRCDIR/bench/stamp.py
+. "$SRCDIR/bench/lib.sh"
 OLD=${OLD:-}
-median() { sort -n | awk '{a[NR]=$1} END { if (!NR) { print "-"; exit } if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
-now() { date +%s.%N; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a - b }'; }
-col() { awk -v k="$1" '{ print $k }'; }
 first_ts() { awk -v re="$2" '$0 ~ re { print $1; exit }' "$1"; }
 ZONE=bench.test DNS_PORT=5300 API_PORT=8081
 

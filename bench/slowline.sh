@@ -38,13 +38,7 @@ need_root
 need_binary
 . "$LIB/netns.sh"
 . "$LIB/slowline.sh"
-STAMP=$SRCDIR/bench/stamp.py
-median() { sort -n | awk '{a[NR]=$1} END { if (!NR) { print "-"; exit } if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
-now() { date +%s.%N; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a - b }'; }
-counters() { echo "$(slowline_stat down_bytes) $(slowline_stat up_bytes) $(slowline_stat syns) $(slowline_stat turns)"; }
-# delta OLD NEW: field-wise difference of two `counters` lines
-delta() { local -a o=($1) n=($2); echo "$((n[0]-o[0])) $((n[1]-o[1])) $((n[2]-o[2])) $((n[3]-o[3]))"; }
+. "$SRCDIR/bench/lib.sh"
 
 mkconf() { # mkconf FILE NDOMAINS [hold lines] [relay lines]
     local list="" i
@@ -90,8 +84,6 @@ run_msmtp() { # run_msmtp NDOMAINS -> "etrn_s exit_s down up syns turns"
     local s; s=$(fsub "$t1" "$t0")
     echo "$s $s $(delta "$c0" "$c1")"
 }
-col() { awk -v k="$1" '{ print $k }'; }
-
 report_case() { # report_case LABEL FILE NDOMAINS [ETRN_RTTS (default NDOMAINS)]
     local f=$2 n=$3 er=${4:-$3} e x d u sy tu lb
     e=$(col 1 < "$f" | median); x=$(col 2 < "$f" | median)
