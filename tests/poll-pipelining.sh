@@ -43,7 +43,7 @@ check "10 messages held, one per domain" [ "$("$LIB/relay.sh" queued "$RD")" = 1
 
 # --- 1. etrn-pipelining = yes: one write, all accepted, mail delivered -------
 CP=$(conf pipe 'etrn-pipelining = yes')
-strace -f -qq -e trace=sendto,sendmsg,write -o "$T/pipe.strace" \
+traced -f -qq -e trace=sendto,sendmsg,write -o "$T/pipe.strace" \
     "$ETRNPOLL" -c "$CP" -v poll --no-hold > /dev/null 2> "$T/pipe.err"
 rc=$?
 check "pipelined poll: exit 0 (rc $rc)" [ "$rc" = 0 ]
@@ -56,7 +56,7 @@ check "all 10 messages delivered to the sink" "$LIB/relay.sh" wait-delivered "$R
 
 # --- 2. the key absent: lock-step, as before ------------------------------------
 CL=$(conf lock)
-strace -f -qq -e trace=sendto,sendmsg,write -o "$T/lock.strace" \
+traced -f -qq -e trace=sendto,sendmsg,write -o "$T/lock.strace" \
     "$ETRNPOLL" -c "$CL" -v poll --no-hold > /dev/null 2> "$T/lock.err"
 rc=$?
 check "lock-step poll (key absent): exit 0, all 10 ok (rc $rc)" [ "$rc $(ok_nodes lock)" = "0 10" ]
@@ -73,7 +73,7 @@ check "poll --dry-run names the choice (and only where it is made)" bash -c \
 # --- 3. in clear (port 2525): one sendto holds all 10 ETRNs ---------------------
 CC=$(conf clear 'etrn-pipelining = yes' 'port = 2525' 'tls = none' 'allow-plaintext-auth = yes')
 sed -i '/ca-file/d' "$CC"
-strace -f -qq -s 4096 -e trace=sendto,sendmsg,write -o "$T/clear.strace" \
+traced -f -qq -s 4096 -e trace=sendto,sendmsg,write -o "$T/clear.strace" \
     "$ETRNPOLL" -c "$CC" -v poll --no-hold > /dev/null 2> "$T/clear.err"
 rc=$?
 check "pipelined poll in clear: exit 0, all 10 ok (rc $rc)" [ "$rc $(ok_nodes clear)" = "0 10" ]

@@ -73,7 +73,7 @@ check "resumed polls used TLS 1.3 (tickets, not session IDs)" has "$T/resume5.er
 check "one TLS cache file, named after the relay plus a hash" bash -c "ls '$T/state-resume' | grep -cE '^tls-isp-[0-9a-f]{16}\.session\$' | grep -qx 1"
 # the cache is written once per poll, after QUIT went out (was: between the
 # ETRN reply and QUIT, with an fsync on the critical path, and once more after)
-strace -f -qq -e trace=sendto,sendmsg,writev,rename -o "$T/resume.strace" "$ETRNPOLL" -c "$CR" poll --no-hold 2>/dev/null
+traced -f -qq -e trace=sendto,sendmsg,writev,rename -o "$T/resume.strace" "$ETRNPOLL" -c "$CR" poll --no-hold 2>/dev/null
 last_send=$(grep -nE '(sendto|sendmsg|writev)\(' "$T/resume.strace" | tail -1 | cut -d: -f1)
 renames=$(grep -n 'rename(.*tls-isp[^"]*\.session"' "$T/resume.strace" | cut -d: -f1 | tr '\n' ' ')
 check "the TLS cache is written once, after the last send (QUIT) (sends end at line $last_send, cache renames at lines: $renames)" \

@@ -71,6 +71,11 @@ finish() {
     exit $?
 }
 # wait_for SECONDS command...: poll every 0.05 s until the command succeeds
+# traced STRACE-ARGS...: strace a program; under the sanitizer build with
+# LeakSanitizer off for it (LSan cannot run under ptrace: it would end the
+# program with a fatal error); ASan and UBSan stay on.  The same code paths
+# run untraced, leak-checked, in other tests.
+traced() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace "$@"; }
 wait_for() {
     local secs=$1; shift
     local end=$(( $(date +%s%N) / 1000000 + secs * 1000 ))

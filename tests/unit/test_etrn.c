@@ -415,6 +415,7 @@ START_TEST(pipe_config)
     config_free(&b);
     ck_assert_int_ne(config_load_string(c3, "c3", &a, err, sizeof err), 0);
     ck_assert_ptr_nonnull(strstr(err, "etrn-pipelining"));
+    config_free(&a);      /* config_load() leaves what it parsed, on failure too */
 }
 END_TEST
 
