@@ -53,24 +53,12 @@ need_binary
 . "$SRCDIR/bench/lib.sh"
 spread() { sort -n | awk '{a[NR]=$1} END { if (!NR) print "-"; else if (NR == 1) print a[1]; else printf "%s-%s\n", a[1], a[NR] }'; }
 
-mkconf() { # mkconf FILE STATE [hold lines]
-    cat > "$1" <<C
-ehlo-name = "gw.bench.test"
-state-dir = "$2"
-link { interfaces = { "ppp*" } }
-relay isp {
-  host = "$SL_ISP"
-  ca-file = "$RD/ca/ca.pem"
-  username = "etrn@relay.test"
-  password-file = "$RD/password"
-  domains = { "d1.test" }
-}
-hold {
-  local-address = "$SL_GW"
-  ${3:-}
-}
-hooks { hold-done = { "$T/hangup-request.sh" } post-poll = { "$T/hangup-request.sh" } }
-C
+mkconf() { # mkconf FILE STATE [hold lines]: tests/lib/conf.sh's etp_conf
+    etp_conf "$1" 'ehlo-name = "gw.bench.test"' "state-dir = \"$2\"" \
+        -s link 'interfaces = { "ppp*" }' \
+        -s "relay isp" -r "$SL_ISP" "$RD/ca/ca.pem" etrn@relay.test "$RD/password" -d d1.test -- \
+        -s hold "local-address = \"$SL_GW\"" "${3:-}" \
+        -s hooks "hold-done = { \"$T/hangup-request.sh\" }" "post-poll = { \"$T/hangup-request.sh\" }" >/dev/null
 }
 REQ=$T/hangup.req
 # the hold-done (or, without a hold, post-poll) hook: record, then ask for

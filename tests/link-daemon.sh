@@ -188,19 +188,20 @@ if grep -q '^#2 C QUIT' "$FTRANS"; then echo "     (the aborted poll sent QUIT)"
 fake_ns_stop
 
 # --- 3: ppp0 (tun) hang-up during a poll ------------------------------------
-# ppp_dial: ppp0 (a tun) appears with its address and is set up, as pppd
-# does after IPCP; the caller adds the default route (and times from it)
+# ppp_dial: ppp0 (a tun) appears with its address, is set up and gets the
+# default route, as pppd does after IPCP; t0 = just before the route (the
+# moment the link becomes usable)
 ppp_dial() {
     tun_start "$C" ppp0
     ip -n "$C" addr add 10.64.0.2 peer 10.64.0.1 dev ppp0
     ip -n "$C" link set ppp0 up
+    t0=$(ms_now)
+    ip -n "$C" route replace default dev ppp0
 }
 fake_ns_start "$C" 127.0.0.60 2525 p3 stall-etrn --idle-timeout 3
 CONF=$(IFACES='"ppp*"' ETRN_TO=300 RHOST=127.0.0.60 dconf p3)
 d_start p3 "$CONF"
 ppp_dial
-t0=$(ms_now)
-ip -n "$C" route replace default dev ppp0
 check "ppp0 up: poll, stalled at ETRN" wait_for 6 grep -q '^#1 C ETRN' "$FTRANS"
 EL=$(( $(ms_now) - t0 ))
 check "point-to-point link with address and route: no settle (first ETRN after $EL ms, settle is 1 s)" [ "$EL" -lt 900 ]
@@ -210,8 +211,6 @@ within 1000 "ppp0 hang-up during a poll: poll ended" grep -q 'poll stopped (link
 # a redial right after the hang-up is a flap: settle applies again
 wait_for 6 grep -q '^#1 CLOSE' "$FTRANS"
 ppp_dial
-t0=$(ms_now)
-ip -n "$C" route replace default dev ppp0
 check "redial within a minute of the hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
 EL=$(( $(ms_now) - t0 ))
 check "... after settle, the link flapped ($EL ms >= 900)" [ "$EL" -ge 900 ]
@@ -230,7 +229,6 @@ chmod 755 "$T/p3b-hook.sh"
 CONF=$(IFACES='"ppp*"' RHOST=127.0.0.60 TOPX="hooks { post-poll = { \"$T/p3b-hook.sh\" } }" dconf p3b)
 d_start p3b "$CONF"
 ppp_dial
-ip -n "$C" route replace default dev ppp0
 check "ppp0 up: poll, its post-poll hook asks for the hang-up" wait_for 8 test -e "$T/p3b.req"
 tun_stop
 within 1000 "hang-up while the post-poll hook runs: the daemon lets the poll finish" \
@@ -240,8 +238,6 @@ check "... the poll finished: exit 0, not stopped" wait_for 4 grep -q 'poll fini
 check "... and was not killed" hasnot "$DLOG" 'poll stopped \(link down\)'
 rm -f "$T/p3b.req" "$T/p3b.done"
 ppp_dial
-t0=$(ms_now)
-ip -n "$C" route replace default dev ppp0
 check "redial right after that hang-up: poll again" wait_for 6 grep -q '^#2 C ETRN' "$FTRANS"
 EL=$(( $(ms_now) - t0 ))
 check "... at once, the hang-up ended a mission: no flap ($EL ms < 900, settle is 1 s)" [ "$EL" -lt 900 ]
